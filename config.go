@@ -1,0 +1,189 @@
+package noex
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config is everything a Server is started from. Start from DefaultConfig
+// and change what you need; zero values of durations and sizes mean "the
+// default", except Port, where 0 asks the OS for a free port.
+type Config struct {
+	// Name is reported by server.stats.
+	Name string
+	// Host and Port are the listen address.
+	Host string
+	Port int
+	// Path is the only URL path that accepts WebSocket upgrades.
+	Path string
+	// MaxPayloadBytes bounds one inbound message.
+	MaxPayloadBytes int
+
+	// RateLimit enables the per-key request limit when non-nil.
+	RateLimit *RateLimit
+	// Heartbeat sets the ping interval and the pong timeout.
+	Heartbeat Heartbeat
+	// Backpressure bounds each connection's unsent bytes.
+	Backpressure Backpressure
+	// ConnectionLimits bounds subscriptions.
+	ConnectionLimits ConnectionLimits
+
+	// HideErrorDetails removes "details" from every error frame
+	// (exposeErrorDetails = false).
+	HideErrorDetails bool
+	// AllowedOrigins, when non-nil, admits only upgrades whose Origin header
+	// is exactly one of these (requests without Origin are always admitted).
+	AllowedOrigins []string
+	// MaxConnectionsPerIP limits admitted connections per peer address;
+	// 0 means unlimited.
+	MaxConnectionsPerIP int
+
+	// ShutdownGracePeriod is the grace period a signalled stop uses.
+	ShutdownGracePeriod time.Duration
+	// MetricsAddr, when set, serves /metrics, /healthz and /readyz on a
+	// listener of their own instead of the WebSocket listener.
+	MetricsAddr string
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// RateLimit is the sliding-window request limit of PROTOCOL.md §8.2.
+type RateLimit struct {
+	MaxRequests int
+	Window      time.Duration
+}
+
+// Heartbeat configures pings (PROTOCOL.md §8.3, COMPATIBILITY.md P§11 #28).
+type Heartbeat struct {
+	Interval time.Duration
+	Timeout  time.Duration
+}
+
+// Backpressure bounds outbound bytes per connection (COMPATIBILITY.md).
+type Backpressure struct {
+	MaxBufferedBytes int
+	// HighWaterMark is a fraction of MaxBufferedBytes in (0, 1].
+	HighWaterMark float64
+	// SlowConsumerTimeout is how long a connection may stay above
+	// MaxBufferedBytes before it is closed with 4008.
+	SlowConsumerTimeout time.Duration
+}
+
+// ConnectionLimits bounds subscriptions (PROTOCOL.md §3.6).
+type ConnectionLimits struct {
+	MaxSubscriptionsPerConnection int
+	MaxTotalSubscriptions         int
+}
+
+// DefaultConfig returns the reference server's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Name:            DefaultName,
+		Host:            DefaultHost,
+		Port:            DefaultPort,
+		Path:            DefaultPath,
+		MaxPayloadBytes: DefaultMaxPayloadBytes,
+		Heartbeat: Heartbeat{
+			Interval: DefaultHeartbeatInterval,
+			Timeout:  DefaultHeartbeatTimeout,
+		},
+		Backpressure: Backpressure{
+			MaxBufferedBytes:    DefaultMaxBufferedBytes,
+			HighWaterMark:       DefaultHighWaterMark,
+			SlowConsumerTimeout: DefaultSlowConsumerTimeout,
+		},
+		ConnectionLimits: ConnectionLimits{
+			MaxSubscriptionsPerConnection: DefaultMaxSubscriptionsPerConnection,
+			MaxTotalSubscriptions:         DefaultMaxTotalSubscriptions,
+		},
+		ShutdownGracePeriod: DefaultShutdownGracePeriod,
+	}
+}
+
+// withDefaults fills zero values with defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Name == "" {
+		c.Name = d.Name
+	}
+	if c.Path == "" {
+		c.Path = d.Path
+	}
+	if c.MaxPayloadBytes == 0 {
+		c.MaxPayloadBytes = d.MaxPayloadBytes
+	}
+	if c.Heartbeat.Interval == 0 {
+		c.Heartbeat.Interval = d.Heartbeat.Interval
+	}
+	if c.Heartbeat.Timeout == 0 {
+		c.Heartbeat.Timeout = d.Heartbeat.Timeout
+	}
+	if c.Backpressure.MaxBufferedBytes == 0 {
+		c.Backpressure.MaxBufferedBytes = d.Backpressure.MaxBufferedBytes
+	}
+	if c.Backpressure.HighWaterMark == 0 {
+		c.Backpressure.HighWaterMark = d.Backpressure.HighWaterMark
+	}
+	if c.Backpressure.SlowConsumerTimeout == 0 {
+		c.Backpressure.SlowConsumerTimeout = d.Backpressure.SlowConsumerTimeout
+	}
+	if c.ConnectionLimits.MaxSubscriptionsPerConnection == 0 {
+		c.ConnectionLimits.MaxSubscriptionsPerConnection = d.ConnectionLimits.MaxSubscriptionsPerConnection
+	}
+	if c.ConnectionLimits.MaxTotalSubscriptions == 0 {
+		c.ConnectionLimits.MaxTotalSubscriptions = d.ConnectionLimits.MaxTotalSubscriptions
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports every invalid setting at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Port < 0 || c.Port > 65535 {
+		bad("Invalid port: %d (must be integer 0-65535)", c.Port)
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		bad("invalid path %q: must start with /", c.Path)
+	}
+	if c.MaxPayloadBytes < 0 {
+		bad("invalid maxPayloadBytes %d: must be positive", c.MaxPayloadBytes)
+	}
+	if rl := c.RateLimit; rl != nil {
+		if rl.MaxRequests <= 0 {
+			bad("invalid rateLimit.maxRequests %d: must be a positive integer", rl.MaxRequests)
+		}
+		if rl.Window <= 0 {
+			bad("invalid rateLimit.windowMs %d: must be positive", rl.Window.Milliseconds())
+		}
+	}
+	if c.Heartbeat.Interval < 0 || c.Heartbeat.Timeout < 0 {
+		bad("invalid heartbeat: intervalMs and timeoutMs must be positive")
+	}
+	bp := c.Backpressure
+	if bp.MaxBufferedBytes < 0 {
+		bad("invalid backpressure.maxBufferedBytes %d: must be positive", bp.MaxBufferedBytes)
+	}
+	if bp.HighWaterMark < 0 || bp.HighWaterMark > 1 {
+		bad("invalid backpressure.highWaterMark %g: must be in (0, 1]", bp.HighWaterMark)
+	}
+	if bp.SlowConsumerTimeout < 0 {
+		bad("invalid backpressure.slowConsumerTimeoutMs: must be positive")
+	}
+	if c.ConnectionLimits.MaxSubscriptionsPerConnection < 0 || c.ConnectionLimits.MaxTotalSubscriptions < 0 {
+		bad("invalid connectionLimits: limits must be positive")
+	}
+	if c.MaxConnectionsPerIP < 0 {
+		bad("invalid maxConnectionsPerIp %d: must be a positive integer", c.MaxConnectionsPerIP)
+	}
+	if c.ShutdownGracePeriod < 0 {
+		bad("invalid shutdownGracePeriodMs: must not be negative")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,146 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"sync"
+)
+
+// ProtocolVersion is sent in the welcome frame.
+const ProtocolVersion = "1.0.0"
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Marshal encodes v as compact JSON the way the reference's JSON.stringify
+// would: no HTML escaping, no trailing newline. A json.RawMessage is copied
+// as is.
+func Marshal(v any) ([]byte, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw, nil
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	out := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+	return append([]byte(nil), out...), nil
+}
+
+// Absent is the value of an operation that produced nothing: the "data" key
+// is omitted from the result frame (§0.3).
+type absent struct{}
+
+// Absent marks a result whose "data" key is omitted.
+var Absent any = absent{}
+
+// EncodeResult builds a result frame. data == Absent omits the key.
+func EncodeResult(id ID, data any) ([]byte, error) {
+	var body []byte
+	if data != Absent {
+		var err error
+		body, err = Marshal(data)
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, len(body)+40)
+	out = append(out, `{"id":`...)
+	out = append(out, id.String()...)
+	out = append(out, `,"type":"result"`...)
+	if data != Absent {
+		out = append(out, `,"data":`...)
+		out = append(out, body...)
+	}
+	return append(out, '}'), nil
+}
+
+// EncodeError builds an error frame; details are left out when withDetails
+// is false (exposeErrorDetails, §8.7) or when there are none.
+func EncodeError(id ID, e *Error, withDetails bool) []byte {
+	out := make([]byte, 0, 96+len(e.Message))
+	out = append(out, `{"id":`...)
+	out = append(out, id.String()...)
+	out = append(out, `,"type":"error","code":`...)
+	out = appendString(out, string(e.Code))
+	out = append(out, `,"message":`...)
+	out = appendString(out, e.Message)
+	if withDetails && e.Details != nil {
+		if d, err := Marshal(e.Details); err == nil {
+			out = append(out, `,"details":`...)
+			out = append(out, d...)
+		}
+	}
+	return append(out, '}')
+}
+
+// EncodeWelcome builds the first frame of every accepted connection (§1.4).
+func EncodeWelcome(serverTime int64, requiresAuth bool) []byte {
+	out := make([]byte, 0, 96)
+	out = append(out, `{"type":"welcome","version":"`+ProtocolVersion+`","serverTime":`...)
+	out = strconv.AppendInt(out, serverTime, 10)
+	out = append(out, `,"requiresAuth":`...)
+	out = strconv.AppendBool(out, requiresAuth)
+	return append(out, '}')
+}
+
+// EncodePing builds a heartbeat probe (§1.8).
+func EncodePing(timestamp int64) []byte {
+	out := make([]byte, 0, 48)
+	out = append(out, `{"type":"ping","timestamp":`...)
+	out = strconv.AppendInt(out, timestamp, 10)
+	return append(out, '}')
+}
+
+// EncodeShutdown builds the system frame sent when a graceful stop begins.
+func EncodeShutdown(gracePeriodMs int64) []byte {
+	out := make([]byte, 0, 64)
+	out = append(out, `{"type":"system","event":"shutdown","gracePeriodMs":`...)
+	out = strconv.AppendInt(out, gracePeriodMs, 10)
+	return append(out, '}')
+}
+
+// EncodeEventsDropped tells a client how many rules events one of its
+// subscriptions lost while its connection was congested (COMPATIBILITY.md,
+// "Backpressure").
+func EncodeEventsDropped(subscriptionID string, count int64) []byte {
+	out := make([]byte, 0, 96)
+	out = append(out, `{"type":"system","event":"events_dropped","subscriptionId":`...)
+	out = appendString(out, subscriptionID)
+	out = append(out, `,"count":`...)
+	out = strconv.AppendInt(out, count, 10)
+	return append(out, '}')
+}
+
+// Push channels (§1.7).
+const (
+	ChannelSubscription = "subscription"
+	ChannelEvent        = "event"
+)
+
+// EncodePush builds a push frame around already encoded data. A nil data
+// omits the key (§0.3).
+func EncodePush(channel, subscriptionID string, data []byte) []byte {
+	out := make([]byte, 0, 64+len(data))
+	out = append(out, `{"type":"push","channel":`...)
+	out = appendString(out, channel)
+	out = append(out, `,"subscriptionId":`...)
+	out = appendString(out, subscriptionID)
+	if data != nil {
+		out = append(out, `,"data":`...)
+		out = append(out, data...)
+	}
+	return append(out, '}')
+}
+
+func appendString(out []byte, s string) []byte {
+	b, err := Marshal(s)
+	if err != nil {
+		return append(out, `""`...)
+	}
+	return append(out, b...)
+}

@@ -1,0 +1,377 @@
+package noex
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/noex-go/noex/internal/wire"
+)
+
+// The outbound side of a connection: one bounded queue of frames with a byte
+// counter, and a writer goroutine that exists only while there is something
+// to write. The counter covers bytes queued and bytes being written; it is
+// what backpressure and slow-consumer detection read (COMPATIBILITY.md,
+// "Backpressure").
+
+// StateSource gives the latest push frame of a store subscription. When a
+// congested connection skips pushes for a subscription, it asks for the
+// latest one once the buffer drains, so the final state always arrives.
+type StateSource interface {
+	LatestPush() []byte
+}
+
+type frameKind uint8
+
+const (
+	frameText frameKind = iota
+	framePong
+	frameClose
+)
+
+type outFrame struct {
+	kind frameKind
+	data []byte
+}
+
+type outbound struct {
+	mu       sync.Mutex
+	queue    []outFrame
+	queued   int  // bytes queued or being written
+	writing  bool // a writer goroutine is running
+	closing  bool // a close frame is queued: nothing more is accepted
+	dirty    map[string]StateSource
+	dirtyIDs []string // dirty subscriptions in the order they became dirty
+	dropped  map[string]int64
+	dropIDs  []string
+	// drained is closed when queued falls below the byte limit; non-nil
+	// only while the reader waits for it.
+	drained   chan struct{}
+	slowTimer *time.Timer
+	writers   sync.WaitGroup
+}
+
+func (s *Session) hwm() int {
+	bp := s.srv.cfg.Backpressure
+	return int(float64(bp.MaxBufferedBytes) * bp.HighWaterMark)
+}
+
+// send queues a frame that is always delivered: a response, a ping or a
+// system frame. It reports false once the connection is closing.
+func (s *Session) send(data []byte) bool {
+	return s.enqueue(frameText, data)
+}
+
+func (s *Session) enqueue(kind frameKind, data []byte) bool {
+	o := &s.out
+	o.mu.Lock()
+	if o.closing {
+		o.mu.Unlock()
+		return false
+	}
+	s.appendLocked(kind, data)
+	o.mu.Unlock()
+	return true
+}
+
+// appendLocked queues a frame and starts the writer if it is idle.
+func (s *Session) appendLocked(kind frameKind, data []byte) {
+	o := &s.out
+	o.queue = append(o.queue, outFrame{kind: kind, data: data})
+	o.queued += len(data)
+	s.srv.metrics.bytesQueued.Add(float64(len(data)))
+	s.checkSlowLocked()
+	if !o.writing {
+		o.writing = true
+		o.writers.Add(1)
+		go s.writeLoop()
+	}
+}
+
+// PushState delivers a store subscription push. Above the high-water mark
+// the push is not queued: the subscription is marked dirty and src is asked
+// for its latest push once the buffer drains.
+func (s *Session) PushState(subscriptionID string, src StateSource, frame []byte) {
+	o := &s.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closing {
+		return
+	}
+	if o.queued >= s.hwm() {
+		if o.dirty == nil {
+			o.dirty = make(map[string]StateSource)
+		}
+		if _, ok := o.dirty[subscriptionID]; !ok {
+			o.dirtyIDs = append(o.dirtyIDs, subscriptionID)
+		}
+		o.dirty[subscriptionID] = src
+		s.srv.metrics.pushesCoalesced.Inc()
+		return
+	}
+	s.srv.metrics.pushesSent.Inc()
+	s.appendLocked(frameText, frame)
+}
+
+// PushEvent delivers a rules event push. Above the high-water mark it is
+// dropped and counted; the client is told the count once the buffer drains.
+func (s *Session) PushEvent(subscriptionID string, frame []byte) {
+	o := &s.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closing {
+		return
+	}
+	if o.queued >= s.hwm() {
+		if o.dropped == nil {
+			o.dropped = make(map[string]int64)
+		}
+		if _, ok := o.dropped[subscriptionID]; !ok {
+			o.dropIDs = append(o.dropIDs, subscriptionID)
+		}
+		o.dropped[subscriptionID]++
+		s.srv.metrics.pushesDropped.Inc()
+		return
+	}
+	s.srv.metrics.pushesSent.Inc()
+	s.appendLocked(frameText, frame)
+}
+
+// ForgetSubscription drops any pending coalesced state or drop count of a
+// subscription that has ended, so nothing is sent for it afterwards.
+func (s *Session) ForgetSubscription(subscriptionID string) {
+	o := &s.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.dirty[subscriptionID]; ok {
+		delete(o.dirty, subscriptionID)
+		o.dirtyIDs = removeID(o.dirtyIDs, subscriptionID)
+	}
+	if _, ok := o.dropped[subscriptionID]; ok {
+		delete(o.dropped, subscriptionID)
+		o.dropIDs = removeID(o.dropIDs, subscriptionID)
+	}
+}
+
+func removeID(ids []string, id string) []string {
+	for i, v := range ids {
+		if v == id {
+			return append(ids[:i], ids[i+1:]...)
+		}
+	}
+	return ids
+}
+
+// checkSlowLocked starts the slow-consumer clock when the connection goes
+// over its byte limit and stops it when it comes back under.
+func (s *Session) checkSlowLocked() {
+	o := &s.out
+	over := o.queued >= s.srv.cfg.Backpressure.MaxBufferedBytes
+	switch {
+	case over && o.slowTimer == nil && !o.closing:
+		o.slowTimer = time.AfterFunc(s.srv.cfg.Backpressure.SlowConsumerTimeout, s.slowConsumer)
+	case !over && o.slowTimer != nil:
+		o.slowTimer.Stop()
+		o.slowTimer = nil
+	}
+}
+
+func (s *Session) slowConsumer() {
+	o := &s.out
+	o.mu.Lock()
+	still := o.slowTimer != nil && o.queued >= s.srv.cfg.Backpressure.MaxBufferedBytes
+	o.mu.Unlock()
+	if !still {
+		return
+	}
+	s.srv.metrics.slowConsumers.Inc()
+	s.srv.log.Info("slow consumer disconnected", "conn", s.idStr, "queuedBytes", s.QueuedBytes())
+	s.closeWith(CloseSlowConsumer, reasonSlowConsumer)
+}
+
+// waitWritable blocks the reader while the connection is over its byte
+// limit, so a client that sends requests without reading the answers cannot
+// grow the queue without bound. It reports false if the connection closed.
+func (s *Session) waitWritable() bool {
+	o := &s.out
+	for {
+		o.mu.Lock()
+		if o.closing {
+			o.mu.Unlock()
+			return false
+		}
+		if o.queued < s.srv.cfg.Backpressure.MaxBufferedBytes {
+			o.mu.Unlock()
+			return true
+		}
+		if o.drained == nil {
+			o.drained = make(chan struct{})
+		}
+		ch := o.drained
+		o.mu.Unlock()
+		select {
+		case <-ch:
+		case <-s.done:
+			return false
+		}
+	}
+}
+
+// QueuedBytes is the number of bytes queued or being written.
+func (s *Session) QueuedBytes() int {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	return s.out.queued
+}
+
+// closeWith queues a close frame after everything already queued and stops
+// accepting frames. The reader and writer end within closeWait.
+func (s *Session) closeWith(code int, reason string) {
+	o := &s.out
+	o.mu.Lock()
+	if o.closing {
+		o.mu.Unlock()
+		return
+	}
+	s.appendLocked(frameClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+	o.closing = true
+	if o.slowTimer != nil {
+		o.slowTimer.Stop()
+		o.slowTimer = nil
+	}
+	if o.drained != nil {
+		close(o.drained)
+		o.drained = nil
+	}
+	o.mu.Unlock()
+	s.closeCode.Store(int32(code))
+	deadline := time.Now().Add(closeWait)
+	_ = s.nc.SetWriteDeadline(deadline)
+	_ = s.nc.SetReadDeadline(deadline)
+}
+
+// stopAccepting marks the queue closed without a close frame (the peer is
+// gone) and reports whether a close frame had been queued before.
+func (s *Session) stopAccepting() (closeQueued bool) {
+	o := &s.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	closeQueued = o.closing
+	o.closing = true
+	if o.slowTimer != nil {
+		o.slowTimer.Stop()
+		o.slowTimer = nil
+	}
+	return closeQueued
+}
+
+// writeLoop writes queued frames in batches (one writev per batch) until the
+// queue is empty, then exits. After the close frame it writes nothing more.
+func (s *Session) writeLoop() {
+	o := &s.out
+	defer o.writers.Done()
+	var (
+		batch   []outFrame
+		headers bytes.Buffer
+		bufs    net.Buffers
+	)
+	for {
+		o.mu.Lock()
+		if len(o.queue) == 0 && o.queued < s.hwm() && !o.closing {
+			s.releaseSkippedLocked()
+		}
+		if len(o.queue) == 0 {
+			o.writing = false
+			o.mu.Unlock()
+			return
+		}
+		batch, o.queue = o.queue, batch[:0]
+		o.mu.Unlock()
+
+		headers.Reset()
+		bufs = bufs[:0]
+		size, last := 0, len(batch)
+		for i, f := range batch {
+			if f.kind == frameClose {
+				last = i + 1
+				break
+			}
+		}
+		for _, f := range batch[:last] {
+			_ = ws.WriteHeader(&headers, ws.Header{Fin: true, OpCode: opcodeOf(f.kind), Length: int64(len(f.data))})
+		}
+		hb := headers.Bytes()
+		for _, f := range batch[:last] {
+			n := ws.HeaderSize(ws.Header{Length: int64(len(f.data))})
+			bufs = append(bufs, hb[:n:n], f.data)
+			hb = hb[n:]
+		}
+		for _, f := range batch {
+			size += len(f.data)
+		}
+		_, err := bufs.WriteTo(s.nc)
+		closed := last < len(batch) || batch[last-1].kind == frameClose
+
+		o.mu.Lock()
+		o.queued -= size
+		s.srv.metrics.bytesQueued.Sub(float64(size))
+		if err != nil || closed {
+			// Nothing more will be written: account for what is left.
+			rest := 0
+			for _, f := range o.queue {
+				rest += len(f.data)
+			}
+			o.queued -= rest
+			s.srv.metrics.bytesQueued.Sub(float64(rest))
+			o.queue = nil
+			o.closing = true
+		}
+		s.checkSlowLocked()
+		if o.drained != nil && o.queued < s.srv.cfg.Backpressure.MaxBufferedBytes {
+			close(o.drained)
+			o.drained = nil
+		}
+		o.mu.Unlock()
+		clear(batch)
+		if err != nil {
+			// The peer is gone or too slow; the reader notices and tears down.
+			_ = s.nc.Close()
+		}
+	}
+}
+
+// releaseSkippedLocked queues the latest state of every coalesced
+// subscription and one events_dropped notice per subscription that lost
+// events, once the connection has drained below the high-water mark.
+func (s *Session) releaseSkippedLocked() {
+	o := &s.out
+	for _, id := range o.dirtyIDs {
+		if frame := o.dirty[id].LatestPush(); frame != nil {
+			o.queue = append(o.queue, outFrame{kind: frameText, data: frame})
+			o.queued += len(frame)
+			s.srv.metrics.bytesQueued.Add(float64(len(frame)))
+			s.srv.metrics.pushesSent.Inc()
+		}
+	}
+	for _, id := range o.dropIDs {
+		frame := wire.EncodeEventsDropped(id, o.dropped[id])
+		o.queue = append(o.queue, outFrame{kind: frameText, data: frame})
+		o.queued += len(frame)
+		s.srv.metrics.bytesQueued.Add(float64(len(frame)))
+	}
+	o.dirty, o.dirtyIDs, o.dropped, o.dropIDs = nil, nil, nil, nil
+}
+
+func opcodeOf(k frameKind) ws.OpCode {
+	switch k {
+	case framePong:
+		return ws.OpPong
+	case frameClose:
+		return ws.OpClose
+	default:
+		return ws.OpText
+	}
+}
