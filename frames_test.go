@@ -87,9 +87,9 @@ func TestRawEcho(t *testing.T) {
 	srv := startServer(t, nil)
 	c, _ := dial(t, srv)
 	for send, want := range map[string]string{
-		`{"id":-0,"type":"x"}`:      `{"id":0,`,
-		`{"id":1.0,"type":"x"}`:     `{"id":1,`,
-		`{"id":1e21,"type":"x"}`:    `{"id":1e+21,`,
+		`{"id":-0,"type":"x"}`:       `{"id":0,`,
+		`{"id":1.0,"type":"x"}`:      `{"id":1,`,
+		`{"id":1e21,"type":"x"}`:     `{"id":1e+21,`,
 		`{"id":0.000001,"type":"x"}`: `{"id":0.000001,`,
 	} {
 		c.sendText(send)
