@@ -21,6 +21,12 @@ import (
 // the test ends.
 func startServer(t testing.TB, mutate func(*noex.Config)) *noex.Server {
 	t.Helper()
+	return startServerWith(t, mutate, nil)
+}
+
+// startServerWith also lets the test mount services before Start.
+func startServerWith(t testing.TB, mutate func(*noex.Config), prepare func(*noex.Server)) *noex.Server {
+	t.Helper()
 	cfg := noex.DefaultConfig()
 	cfg.Host = "127.0.0.1"
 	cfg.Port = 0
@@ -31,6 +37,9 @@ func startServer(t testing.TB, mutate func(*noex.Config)) *noex.Server {
 	srv, err := noex.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if prepare != nil {
+		prepare(srv)
 	}
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
