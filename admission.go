@@ -55,7 +55,12 @@ func (srv *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	srv.conns.Add(1)
 	srv.mu.Unlock()
-	defer srv.conns.Done()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			srv.conns.Done()
+		}
+	}()
 
 	// 3. WebSocket handshake, without compression.
 	up := ws.HTTPUpgrader{Timeout: handshakeTimeout}
@@ -82,10 +87,17 @@ func (srv *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = nc.Close()
 		return
 	}
-	// 6. Accept: welcome first, then serve.
+	// 6. Accept: welcome first, then serve. The connection gets a goroutine
+	// of its own and this handler returns, so net/http's per-connection
+	// state (its buffers, its deep stack) is released rather than held for
+	// the connection's lifetime.
 	srv.log.Info("connection opened", "conn", s.idStr, "remote", s.remoteAddr)
 	s.send(wire.EncodeWelcome(s.connectedAt, srv.requiresAuth()))
-	s.serve()
+	handedOff = true
+	go func() {
+		defer srv.conns.Done()
+		s.serve()
+	}()
 }
 
 func first(v []string) string {

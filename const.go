@@ -53,6 +53,9 @@ const (
 	// handshakeTimeout bounds the HTTP upgrade of one connection, so a
 	// client that opens a socket and says nothing cannot hold it.
 	handshakeTimeout = 10 * time.Second
+	// httpIdleTimeout closes plain-HTTP keep-alive connections (metrics
+	// scrapers, health checks) that stay idle this long.
+	httpIdleTimeout = time.Minute
 	// maxControlPayload is RFC 6455's limit for ping/pong/close payloads.
 	maxControlPayload = 125
 )

@@ -207,3 +207,48 @@ func TestRateLimiterLargeBudgetGrows(t *testing.T) {
 		t.Fatalf("ok=%v retry=%d", ok, retry)
 	}
 }
+
+func TestSubscriptionLimits(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.ConnectionLimits = ConnectionLimits{MaxSubscriptionsPerConnection: 2, MaxTotalSubscriptions: 3}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newSession(srv, nil, 1, "127.0.0.1")
+	b := newSession(srv, nil, 2, "127.0.0.1")
+	if e := a.ReserveSubscription(StoreSubscription); e != nil {
+		t.Fatal(e)
+	}
+	if e := a.ReserveSubscription(RulesSubscription); e != nil {
+		t.Fatal(e)
+	}
+	e := a.ReserveSubscription(StoreSubscription)
+	if e == nil || e.Code != "RATE_LIMITED" || e.Message != "Subscription limit reached (max 2 per connection)" || e.Details != nil {
+		t.Fatalf("per-connection limit: %v", e)
+	}
+	if e := b.ReserveSubscription(StoreSubscription); e != nil {
+		t.Fatal(e)
+	}
+	e = b.ReserveSubscription(StoreSubscription)
+	if e == nil || e.Message != "Global subscription limit reached (max 3)" {
+		t.Fatalf("global limit: %v", e)
+	}
+	a.ReleaseSubscription(RulesSubscription)
+	if e := b.ReserveSubscription(RulesSubscription); e != nil {
+		t.Fatalf("after release: %v", e)
+	}
+	if info := a.Info(); info.StoreSubscriptionCount != 1 || info.RulesSubscriptionCount != 0 {
+		t.Fatalf("a counts %+v", info)
+	}
+	if info := b.Info(); info.StoreSubscriptionCount != 1 || info.RulesSubscriptionCount != 1 {
+		t.Fatalf("b counts %+v", info)
+	}
+	if got := srv.NextSubscriptionID(); got != "sub-1" {
+		t.Fatalf("first id %s", got)
+	}
+	if got := srv.NextSubscriptionID(); got != "sub-2" {
+		t.Fatalf("second id %s", got)
+	}
+}

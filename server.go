@@ -46,6 +46,8 @@ type Server struct {
 	port      int
 
 	nextConnID atomic.Uint64
+	nextSubID  atomic.Uint64
+	totalSubs  atomic.Int64
 	registry   registry
 	perIP      map[string]int
 	conns      sync.WaitGroup // one per admitted or admitting connection
@@ -129,6 +131,7 @@ func (srv *Server) Start(ctx context.Context) error {
 	srv.httpSrv = &http.Server{
 		Handler:           http.HandlerFunc(srv.serveHTTP),
 		ReadHeaderTimeout: handshakeTimeout,
+		IdleTimeout:       httpIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(srv.log.Handler(), slog.LevelDebug),
 	}
 	srv.bg.Add(1)

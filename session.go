@@ -91,13 +91,6 @@ func (s *Session) OnClose(fn func()) {
 	s.cleanupMu.Unlock()
 }
 
-// AddSubscriptions adjusts the store and rules subscription counts the
-// registry reports.
-func (s *Session) AddSubscriptions(store, rules int) {
-	s.storeSubs.Add(int32(store))
-	s.rulesSubs.Add(int32(rules))
-}
-
 // Info is the connection's registry entry (PROTOCOL.md §8.9).
 func (s *Session) Info() ConnectionInfo {
 	info := ConnectionInfo{
