@@ -1,0 +1,98 @@
+// Package cli is the noex-server command: command-line parsing, the
+// environment and config file, validation, start-up banner and the run
+// until a signal. cmd/noex-server only wires it to the process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/noex-go/noex"
+)
+
+// Exit statuses of the command.
+const (
+	ExitOK    = 0
+	ExitError = 1
+)
+
+// Run is the whole command: it parses args, answers --help and --version,
+// loads the settings and serves until ctx is done (the caller cancels it
+// on SIGINT or SIGTERM). getenv reads the environment. It returns the
+// exit status.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	a, err := ParseArgs(args)
+	if err != nil {
+		return Report(stderr, err)
+	}
+	switch {
+	case a.Help:
+		fmt.Fprint(stdout, Usage())
+		return ExitOK
+	case a.Version:
+		fmt.Fprintln(stdout, VersionLine())
+		return ExitOK
+	}
+	s, err := Load(a, getenv)
+	if err != nil {
+		return Report(stderr, err)
+	}
+	return Serve(ctx, s, stdout, stderr)
+}
+
+// Serve starts a server with the settings, prints the banner and runs
+// until ctx is done; then it prints "Shutting down..." and stops with the
+// configured grace period. It returns the exit status.
+func Serve(ctx context.Context, s Settings, stdout, stderr io.Writer) int {
+	if missing := s.unavailable(); len(missing) > 0 {
+		for _, m := range missing {
+			fmt.Fprintln(stderr, "Fatal: "+m)
+		}
+		return ExitError
+	}
+	srv, err := noex.New(s.ServerConfig(s.NewLogger(stderr)))
+	if err != nil {
+		return Report(stderr, err)
+	}
+	// Listening is not cut short by ctx: a signal that arrives during
+	// start-up is answered by the normal shutdown below.
+	if err := srv.Start(context.Background()); err != nil {
+		return Report(stderr, err)
+	}
+	if needsRateLimitWarning(s) {
+		fmt.Fprintln(stderr, rateLimitWarning)
+	}
+	WriteBanner(stdout, s, srv.Port())
+
+	<-ctx.Done()
+	fmt.Fprint(stdout, "\nShutting down...\n")
+	if err := srv.Stop(context.Background(), s.Server.ShutdownGracePeriod); err != nil {
+		return Report(stderr, err)
+	}
+	return ExitOK
+}
+
+// Report prints err the way PROTOCOL.md §9.4 prescribes for its kind and
+// returns the exit status.
+func Report(stderr io.Writer, err error) int {
+	var (
+		argErr  *ArgError
+		fileErr *FileError
+		invalid *ValidationError
+	)
+	switch {
+	case errors.As(err, &argErr):
+		fmt.Fprintf(stderr, "Error: %s\nRun \"noex-server --help\" for usage information.\n", argErr.Msg)
+	case errors.As(err, &fileErr):
+		fmt.Fprintf(stderr, "Error loading config file: %s\n", fileErr.Err)
+	case errors.As(err, &invalid):
+		for _, p := range invalid.Problems {
+			fmt.Fprintf(stderr, "Error: %s\n", p)
+		}
+	default:
+		fmt.Fprintf(stderr, "Fatal: %s\n", err)
+	}
+	return ExitError
+}
