@@ -14,10 +14,20 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Marshal encodes v as compact JSON the way the reference's JSON.stringify
 // would: no HTML escaping, no trailing newline. A json.RawMessage is copied
-// as is.
+// with insignificant whitespace removed; a nil one is null and one that is
+// not valid JSON is an error, as with encoding/json, so a frame built from
+// the result is always valid JSON.
 func Marshal(v any) ([]byte, error) {
 	if raw, ok := v.(json.RawMessage); ok {
-		return raw, nil
+		if raw == nil {
+			return []byte("null"), nil
+		}
+		out := make([]byte, 0, len(raw))
+		buf := bytes.NewBuffer(out)
+		if err := json.Compact(buf, raw); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -122,15 +132,15 @@ const (
 	ChannelEvent        = "event"
 )
 
-// EncodePush builds a push frame around already encoded data. A nil data
-// omits the key (§0.3).
+// EncodePush builds a push frame around already encoded data. A nil (or
+// empty) data omits the key (§0.3).
 func EncodePush(channel, subscriptionID string, data []byte) []byte {
 	out := make([]byte, 0, 64+len(data))
 	out = append(out, `{"type":"push","channel":`...)
 	out = appendString(out, channel)
 	out = append(out, `,"subscriptionId":`...)
 	out = appendString(out, subscriptionID)
-	if data != nil {
+	if len(data) != 0 {
 		out = append(out, `,"data":`...)
 		out = append(out, data...)
 	}

@@ -56,10 +56,12 @@ func NewError(code Code, message string) *Error {
 
 // AsError finds the *Error in err's chain. Anything else is an unexpected
 // failure and becomes INTERNAL_ERROR with the fixed message, so internal
-// details never reach a client by accident.
+// details never reach a client by accident. A nil *Error in the chain (a
+// typed nil returned as error) counts as unexpected too: the result is never
+// nil.
 func AsError(err error) *Error {
 	var we *Error
-	if errors.As(err, &we) {
+	if errors.As(err, &we) && we != nil {
 		return we
 	}
 	return &Error{Code: CodeInternal, Message: InternalMessage}

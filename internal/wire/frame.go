@@ -54,6 +54,9 @@ type Inbound struct {
 // ID is a request id: any finite JSON number, echoed back unchanged in
 // value. It keeps its JavaScript rendering so the echo matches what the
 // reference server would write.
+//
+// IDs are comparable with ==: two ids are equal when they echo the same
+// number (the rendering is canonical, and every zero is ZeroID).
 type ID struct {
 	text string // canonical JSON rendering; empty means 0
 }
@@ -156,14 +159,16 @@ func nonEmptyString(raw json.RawMessage) (string, bool) {
 func NonEmptyString(raw json.RawMessage) (string, bool) { return nonEmptyString(raw) }
 
 // formatNumber renders v as JavaScript's JSON.stringify would: the shortest
-// round-trip form, exponents from 1e21, and -0 written as 0.
+// round-trip form, exponents from 1e21, and -0 written as 0. Zero (and any
+// value that cannot be echoed) is returned as "", the text of ZeroID, so
+// that every id equal to 0 is == ZeroID.
 func formatNumber(v float64) string {
 	if v == 0 {
-		return "0"
+		return ""
 	}
 	b, err := json.Marshal(v)
 	if err != nil || len(b) > maxEchoedIDBytes {
-		return "0"
+		return ""
 	}
 	return string(b)
 }
