@@ -6,12 +6,18 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/noex-go/noex/store"
 )
 
 // Config is everything a Server is started from. Start from DefaultConfig
 // and change what you need; zero values of durations and sizes mean "the
 // default", except Port, where 0 asks the OS for a free port.
 type Config struct {
+	// Store serves the store.* namespace; nil leaves every store operation
+	// unknown. The caller opens and closes it.
+	Store *store.Store
+
 	// Name is reported by server.stats.
 	Name string
 	// Host and Port are the listen address.
@@ -150,40 +156,40 @@ func (c Config) Validate() error {
 		bad("Invalid port: %d (must be integer 0-65535)", c.Port)
 	}
 	if !strings.HasPrefix(c.Path, "/") {
-		bad("invalid path %q: must start with /", c.Path)
+		bad("Invalid path %q: must start with /", c.Path)
 	}
 	if c.MaxPayloadBytes < 0 {
-		bad("invalid maxPayloadBytes %d: must be positive", c.MaxPayloadBytes)
+		bad("Invalid maxPayloadBytes %d: must be positive", c.MaxPayloadBytes)
 	}
 	if rl := c.RateLimit; rl != nil {
 		if rl.MaxRequests <= 0 {
-			bad("invalid rateLimit.maxRequests %d: must be a positive integer", rl.MaxRequests)
+			bad("Invalid rateLimit.maxRequests %d: must be a positive integer", rl.MaxRequests)
 		}
 		if rl.Window <= 0 {
-			bad("invalid rateLimit.windowMs %d: must be positive", rl.Window.Milliseconds())
+			bad("Invalid rateLimit.windowMs %d: must be positive", rl.Window.Milliseconds())
 		}
 	}
 	if c.Heartbeat.Interval < 0 || c.Heartbeat.Timeout < 0 {
-		bad("invalid heartbeat: intervalMs and timeoutMs must be positive")
+		bad("Invalid heartbeat: intervalMs and timeoutMs must be positive")
 	}
 	bp := c.Backpressure
 	if bp.MaxBufferedBytes < 0 {
-		bad("invalid backpressure.maxBufferedBytes %d: must be positive", bp.MaxBufferedBytes)
+		bad("Invalid backpressure.maxBufferedBytes %d: must be positive", bp.MaxBufferedBytes)
 	}
 	if bp.HighWaterMark < 0 || bp.HighWaterMark > 1 {
-		bad("invalid backpressure.highWaterMark %g: must be in (0, 1]", bp.HighWaterMark)
+		bad("Invalid backpressure.highWaterMark %g: must be in (0, 1]", bp.HighWaterMark)
 	}
 	if bp.SlowConsumerTimeout < 0 {
-		bad("invalid backpressure.slowConsumerTimeoutMs: must be positive")
+		bad("Invalid backpressure.slowConsumerTimeoutMs: must be positive")
 	}
 	if c.ConnectionLimits.MaxSubscriptionsPerConnection < 0 || c.ConnectionLimits.MaxTotalSubscriptions < 0 {
-		bad("invalid connectionLimits: limits must be positive")
+		bad("Invalid connectionLimits: limits must be positive")
 	}
 	if c.MaxConnectionsPerIP < 0 {
-		bad("invalid maxConnectionsPerIp %d: must be a positive integer", c.MaxConnectionsPerIP)
+		bad("Invalid maxConnectionsPerIp %d: must be a positive integer", c.MaxConnectionsPerIP)
 	}
 	if c.ShutdownGracePeriod < 0 {
-		bad("invalid shutdownGracePeriodMs: must not be negative")
+		bad("Invalid shutdownGracePeriodMs: must not be negative")
 	}
 	return errors.Join(errs...)
 }

@@ -15,7 +15,25 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/noex-go/noex"
+	"github.com/noex-go/noex/store"
 )
+
+// startStoreServer starts a server with an in-memory store.
+func startStoreServer(t testing.TB, mutate func(*noex.Config)) (*noex.Server, *store.Store) {
+	t.Helper()
+	st, err := store.Open(store.Options{Name: "store-1", TTLCheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	srv := startServer(t, func(c *noex.Config) {
+		c.Store = st
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	return srv, st
+}
 
 // startServer starts a real server on a loopback port; it is stopped when
 // the test ends.

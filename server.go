@@ -42,6 +42,7 @@ type Server struct {
 	listener  net.Listener
 	httpSrv   *http.Server
 	metricSrv *http.Server
+	metricLn  net.Listener
 	startedAt time.Time
 	port      int
 
@@ -80,6 +81,9 @@ func New(cfg Config) (*Server, error) {
 		srv.limiter = newRateLimiter(*cfg.RateLimit, func() int64 { return time.Now().UnixMilli() })
 	}
 	srv.Mount(NamespaceServer, introspection{srv}, "server.stats", "server.connections")
+	if cfg.Store != nil {
+		srv.Mount(NamespaceStore, &storeService{st: cfg.Store}, storeOperations...)
+	}
 	return srv, nil
 }
 
@@ -140,6 +144,7 @@ func (srv *Server) Start(ctx context.Context) error {
 		_ = srv.httpSrv.Serve(ln)
 	}()
 	if mln != nil {
+		srv.metricLn = mln
 		srv.metricSrv = &http.Server{Handler: srv.opsHandler(), ReadHeaderTimeout: handshakeTimeout}
 		srv.bg.Add(1)
 		go func() {
@@ -174,6 +179,17 @@ func (srv *Server) Addr() net.Addr {
 		return nil
 	}
 	return srv.listener.Addr()
+}
+
+// MetricsAddr is the address of the separate metrics listener, or nil when
+// the operational endpoints share the WebSocket listener.
+func (srv *Server) MetricsAddr() net.Addr {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.metricLn == nil {
+		return nil
+	}
+	return srv.metricLn.Addr()
 }
 
 // IsRunning reports whether the server has started and not begun stopping.

@@ -8,9 +8,42 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/noex-go/noex"
+	"github.com/noex-go/noex/storage"
+	"github.com/noex-go/noex/store"
 )
+
+// storeName is the name server.stats reports for the command's store, as
+// the reference's CLI does.
+const storeName = "store-1"
+
+// openStore opens the store the settings ask for: memory keeps nothing;
+// file and sqlite both select the embedded durable engine, in DataDir or
+// DB respectively.
+func openStore(s Settings, logger *slog.Logger) (*store.Store, error) {
+	opts := store.Options{Name: storeName, Logger: logger}
+	if s.Persistence != PersistenceMemory {
+		dir := s.DataDir
+		if s.Persistence == PersistenceSQLite {
+			dir = s.DB
+		}
+		log, err := storage.OpenPebble(dir, storage.PebbleOptions{Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		opts.Log = log
+	}
+	st, err := store.Open(opts)
+	if err != nil {
+		if opts.Log != nil {
+			_ = opts.Log.Close()
+		}
+		return nil, err
+	}
+	return st, nil
+}
 
 // Exit statuses of the command.
 const (
@@ -52,7 +85,20 @@ func Serve(ctx context.Context, s Settings, stdout, stderr io.Writer) int {
 		}
 		return ExitError
 	}
-	srv, err := noex.New(s.ServerConfig(s.NewLogger(stderr)))
+	logger := s.NewLogger(stderr)
+	st, err := openStore(s, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: Failed to initialize %s persistence: %s\n", s.Persistence, err)
+		return ExitError
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			fmt.Fprintf(stderr, "Error: closing the store: %s\n", err)
+		}
+	}()
+	cfg := s.ServerConfig(logger)
+	cfg.Store = st
+	srv, err := noex.New(cfg)
 	if err != nil {
 		return Report(stderr, err)
 	}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/noex-go/noex/storage"
+)
+
+// apply is the one deterministic function that changes the store's state:
+// live writes and recovery both go through it, so replaying the log always
+// rebuilds the same state. recs, when given, holds the already decoded
+// record of each put (parallel to cs.Ops); otherwise apply decodes Value.
+// Caller holds s.mu (or is recovering before the store is shared).
+func (s *Store) apply(cs *storage.ChangeSet, recs []Record) error {
+	for i := range cs.Ops {
+		op := &cs.Ops[i]
+		var rec Record
+		if i < len(recs) {
+			rec = recs[i]
+		}
+		if err := s.applyOp(op, rec); err != nil {
+			return fmt.Errorf("op %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyOp(op *storage.Op, rec Record) error {
+	switch op.Kind {
+	case storage.OpDefineBucket:
+		def, err := ParseStoredBucketDef(op.Bucket, op.Value)
+		if err != nil {
+			return err
+		}
+		if old := s.buckets[op.Bucket]; old != nil {
+			return fmt.Errorf("bucket %q defined twice", op.Bucket)
+		}
+		b := newBucket(op.BucketID, def)
+		b.counter = op.Counter
+		b.nextSeq = op.NextSeq
+		s.buckets[op.Bucket] = b
+		s.byID[op.BucketID] = b
+		s.order = append(s.order, op.Bucket)
+		s.nextBucketID = max(s.nextBucketID, op.BucketID)
+		return nil
+	}
+	b := s.byID[op.BucketID]
+	if b == nil {
+		return fmt.Errorf("unknown bucket id %d", op.BucketID)
+	}
+	switch op.Kind {
+	case storage.OpUpdateBucket:
+		def, err := ParseStoredBucketDef(b.def.Name, op.Value)
+		if err != nil {
+			return err
+		}
+		b.setDef(def)
+		b.counter = max(b.counter, op.Counter)
+	case storage.OpDropBucket:
+		delete(s.buckets, b.def.Name)
+		delete(s.byID, b.id)
+		for i, n := range s.order {
+			if n == b.def.Name {
+				s.order = append(s.order[:i:i], s.order[i+1:]...)
+				break
+			}
+		}
+	case storage.OpPut:
+		key, err := decodeKey(op.Key)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			var v map[string]any
+			if err := json.Unmarshal(op.Value, &v); err != nil {
+				return fmt.Errorf("decoding record: %w", err)
+			}
+			rec = v
+		}
+		b.put(key, rec, op.Value, op.Seq)
+		b.counter = max(b.counter, op.Counter)
+		b.nextSeq = max(b.nextSeq, op.NextSeq, op.Seq+1)
+	case storage.OpDelete:
+		key, err := decodeKey(op.Key)
+		if err != nil {
+			return err
+		}
+		b.remove(key)
+	case storage.OpClear:
+		b.clear()
+		b.counter = max(b.counter, op.Counter)
+	default:
+		return fmt.Errorf("unknown op kind %d", op.Kind)
+	}
+	return nil
+}
+
+func decodeKey(raw []byte) (any, error) {
+	var k any
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return nil, fmt.Errorf("decoding key: %w", err)
+	}
+	if !IsScalar(k) {
+		return nil, fmt.Errorf("key %s is not a scalar", raw)
+	}
+	return normKey(k), nil
+}

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"strings"
+	"sync"
+)
+
+// Event types (STORE.md §13).
+const (
+	EventInserted = "inserted"
+	EventUpdated  = "updated"
+	EventDeleted  = "deleted"
+)
+
+// Event is one record change, published after its change set is durable.
+type Event struct {
+	Type   string `json:"type"`
+	Bucket string `json:"bucket"`
+	Key    any    `json:"key"`
+	// Record is set for inserted and deleted events.
+	Record Record `json:"record,omitempty"`
+	// OldRecord and NewRecord are set for updated events.
+	OldRecord Record `json:"oldRecord,omitempty"`
+	NewRecord Record `json:"newRecord,omitempty"`
+}
+
+// Topic is the event's bus topic, bucket.<name>.<type>.
+func (e *Event) Topic() string { return "bucket." + e.Bucket + "." + e.Type }
+
+// events publishes change events in commit order. Each commit reserves a
+// ticket while it holds the write lock; publication waits for the previous
+// ticket, so handlers see changes in the order they were applied even
+// though commits finish their fsync wait concurrently.
+type events struct {
+	mu        sync.Mutex
+	cond      *sync.Cond
+	next      uint64 // last ticket handed out
+	published uint64 // last ticket published
+	handlers  map[uint64]*handler
+	nextID    uint64
+	closed    bool
+}
+
+type handler struct {
+	pattern string
+	fn      func(Event)
+}
+
+func (ev *events) init() {
+	ev.cond = sync.NewCond(&ev.mu)
+	ev.handlers = make(map[uint64]*handler)
+}
+
+// reserve hands out the next ticket; call with the store's write lock held.
+func (ev *events) reserve() uint64 {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.next++
+	return ev.next
+}
+
+// publish delivers list once every earlier ticket has been published.
+func (ev *events) publish(ticket uint64, list []Event) {
+	ev.mu.Lock()
+	for ev.published != ticket-1 {
+		ev.cond.Wait()
+	}
+	hs := make([]*handler, 0, len(ev.handlers))
+	for _, h := range ev.handlers {
+		hs = append(hs, h)
+	}
+	// Handlers run with the ticket held, so the next commit's events wait
+	// for them: keep handlers quick (queue work, do not do it here).
+	for _, e := range list {
+		topic := e.Topic()
+		for _, h := range hs {
+			if MatchTopic(h.pattern, topic) {
+				safeCall(h.fn, e)
+			}
+		}
+	}
+	ev.published = ticket
+	ev.cond.Broadcast()
+	ev.mu.Unlock()
+}
+
+func safeCall(fn func(Event), e Event) {
+	defer func() { _ = recover() }() // a failing handler never affects others or the writer
+	fn(e)
+}
+
+func (ev *events) close() {
+	ev.mu.Lock()
+	ev.closed = true
+	ev.mu.Unlock()
+}
+
+// On registers fn for events whose topic matches pattern (STORE.md §13.3)
+// and returns a function that removes it. fn runs synchronously in commit
+// order and must not call back into the store's write methods.
+func (s *Store) On(pattern string, fn func(Event)) (off func()) {
+	ev := &s.events
+	ev.mu.Lock()
+	ev.nextID++
+	id := ev.nextID
+	ev.handlers[id] = &handler{pattern: pattern, fn: fn}
+	ev.mu.Unlock()
+	return func() {
+		ev.mu.Lock()
+		delete(ev.handlers, id)
+		ev.mu.Unlock()
+	}
+}
+
+// MatchTopic applies the store bus's wildcard rules (STORE.md §13.3).
+func MatchTopic(pattern, topic string) bool {
+	if pattern == "*" || pattern == topic {
+		return true
+	}
+	ps := strings.Split(pattern, ".")
+	ts := strings.Split(topic, ".")
+	if len(ps) == len(ts) {
+		for i := range ps {
+			if ps[i] != "*" && ps[i] != ts[i] {
+				return false
+			}
+		}
+		return true
+	}
+	if len(ps) < len(ts) && ps[len(ps)-1] == "*" {
+		for i := 0; i < len(ps)-1; i++ {
+			if ps[i] != ts[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

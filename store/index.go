@@ -1,0 +1,131 @@
+package store
+
+// keySet is an insertion-ordered set of primary keys. Removal leaves a
+// hole that is compacted away once holes outnumber live keys, so both add
+// and remove are O(1) amortized.
+type keySet struct {
+	keys  []any
+	pos   map[any]int
+	holes int
+}
+
+var hole = &struct{}{}
+
+func (s *keySet) add(k any) {
+	if s.pos == nil {
+		s.pos = make(map[any]int, 1)
+	}
+	if _, ok := s.pos[k]; ok {
+		return
+	}
+	s.pos[k] = len(s.keys)
+	s.keys = append(s.keys, k)
+}
+
+func (s *keySet) remove(k any) {
+	i, ok := s.pos[k]
+	if !ok {
+		return
+	}
+	delete(s.pos, k)
+	s.keys[i] = hole
+	s.holes++
+	if s.holes > 8 && s.holes > len(s.pos) {
+		live := make([]any, 0, len(s.pos))
+		for _, v := range s.keys {
+			if v != hole {
+				s.pos[v] = len(live)
+				live = append(live, v)
+			}
+		}
+		s.keys, s.holes = live, 0
+	}
+}
+
+func (s *keySet) len() int { return len(s.pos) }
+
+// each calls fn for every key in insertion order until fn returns false.
+func (s *keySet) each(fn func(k any) bool) {
+	for _, k := range s.keys {
+		if k != hole && !fn(k) {
+			return
+		}
+	}
+}
+
+// index is an equality index on one field: value → the keys holding it, in
+// the order they were added (STORE.md §7). Null, absent and non-scalar
+// values are never indexed.
+type index struct {
+	field  string
+	unique bool
+	values map[any]*keySet
+}
+
+func newIndex(field string, unique bool) *index {
+	return &index{field: field, unique: unique, values: make(map[any]*keySet)}
+}
+
+// indexValue returns the value a record contributes to the index.
+func (ix *index) indexValue(rec Record) (any, bool) {
+	v, ok := rec[ix.field]
+	if !ok || !IsScalar(v) {
+		return nil, false
+	}
+	if f, isNum := v.(float64); isNum && f == 0 {
+		v = float64(0) // -0 and 0 are one key, as in JavaScript
+	}
+	return v, true
+}
+
+func (ix *index) add(key any, rec Record) {
+	v, ok := ix.indexValue(rec)
+	if !ok {
+		return
+	}
+	set := ix.values[v]
+	if set == nil {
+		set = &keySet{}
+		ix.values[v] = set
+	}
+	set.add(key)
+}
+
+func (ix *index) remove(key any, rec Record) {
+	v, ok := ix.indexValue(rec)
+	if !ok {
+		return
+	}
+	if set := ix.values[v]; set != nil {
+		set.remove(key)
+		if set.len() == 0 {
+			delete(ix.values, v)
+		}
+	}
+}
+
+// holder returns a key other than self that holds value v, if any.
+func (ix *index) holder(v any, self any, hasSelf bool) (any, bool) {
+	set := ix.values[v]
+	if set == nil {
+		return nil, false
+	}
+	var found any
+	ok := false
+	set.each(func(k any) bool {
+		if hasSelf && StrictEqual(k, self) {
+			return true
+		}
+		found, ok = k, true
+		return false
+	})
+	return found, ok
+}
+
+// lookup returns the keys holding v, in index order.
+func (ix *index) lookup(v any) *keySet {
+	if f, isNum := v.(float64); isNum && f == 0 {
+		v = float64(0)
+	}
+	return ix.values[v]
+}
