@@ -9,24 +9,36 @@ import (
 
 // apply is the one deterministic function that changes the store's state:
 // live writes and recovery both go through it, so replaying the log always
-// rebuilds the same state. recs, when given, holds the already decoded
-// record of each put (parallel to cs.Ops); otherwise apply decodes Value.
-// Caller holds s.mu (or is recovering before the store is shared).
-func (s *Store) apply(cs *storage.ChangeSet, recs []Record) error {
+// rebuilds the same state. Caller holds s.mu (or is recovering before the
+// store is shared).
+func (s *Store) apply(cs *storage.ChangeSet) error {
+	return s.applyDecoded(cs, nil, nil)
+}
+
+// applyDecoded is apply with the records and keys the live write path has
+// already decoded (parallel to cs.Ops; nil entries are decoded from the
+// change set). The result is the same as apply's.
+func (s *Store) applyDecoded(cs *storage.ChangeSet, recs []Record, keys []any) error {
 	for i := range cs.Ops {
 		op := &cs.Ops[i]
-		var rec Record
+		var (
+			rec Record
+			key any
+		)
 		if i < len(recs) {
 			rec = recs[i]
 		}
-		if err := s.applyOp(op, rec); err != nil {
+		if i < len(keys) {
+			key = keys[i]
+		}
+		if err := s.applyOp(op, key, rec); err != nil {
 			return fmt.Errorf("op %d: %w", i, err)
 		}
 	}
 	return nil
 }
 
-func (s *Store) applyOp(op *storage.Op, rec Record) error {
+func (s *Store) applyOp(op *storage.Op, key any, rec Record) error {
 	switch op.Kind {
 	case storage.OpDefineBucket:
 		def, err := ParseStoredBucketDef(op.Bucket, op.Value)
@@ -67,7 +79,7 @@ func (s *Store) applyOp(op *storage.Op, rec Record) error {
 			}
 		}
 	case storage.OpPut:
-		key, err := decodeKey(op.Key)
+		key, err := keyOf(op, key)
 		if err != nil {
 			return err
 		}
@@ -82,7 +94,7 @@ func (s *Store) applyOp(op *storage.Op, rec Record) error {
 		b.counter = max(b.counter, op.Counter)
 		b.nextSeq = max(b.nextSeq, op.NextSeq, op.Seq+1)
 	case storage.OpDelete:
-		key, err := decodeKey(op.Key)
+		key, err := keyOf(op, key)
 		if err != nil {
 			return err
 		}
@@ -94,6 +106,14 @@ func (s *Store) applyOp(op *storage.Op, rec Record) error {
 		return fmt.Errorf("unknown op kind %d", op.Kind)
 	}
 	return nil
+}
+
+// keyOf returns the op's key: the decoded one when the caller has it.
+func keyOf(op *storage.Op, decoded any) (any, error) {
+	if decoded != nil {
+		return normKey(decoded), nil
+	}
+	return decodeKey(op.Key)
 }
 
 func decodeKey(raw []byte) (any, error) {

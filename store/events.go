@@ -65,13 +65,19 @@ func (ev *events) publish(ticket uint64, list []Event) {
 	for ev.published != ticket-1 {
 		ev.cond.Wait()
 	}
-	hs := make([]*handler, 0, len(ev.handlers))
-	for _, h := range ev.handlers {
-		hs = append(hs, h)
+	var hs []*handler
+	if len(ev.handlers) > 0 && len(list) > 0 {
+		hs = make([]*handler, 0, len(ev.handlers))
+		for _, h := range ev.handlers {
+			hs = append(hs, h)
+		}
 	}
 	// Handlers run with the ticket held, so the next commit's events wait
 	// for them: keep handlers quick (queue work, do not do it here).
 	for _, e := range list {
+		if len(hs) == 0 {
+			break
+		}
 		topic := e.Topic()
 		for _, h := range hs {
 			if MatchTopic(h.pattern, topic) {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -90,7 +89,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.events.init()
 	if err := s.log.Recover(func(cs *storage.ChangeSet) error {
-		return s.apply(cs, nil)
+		return s.apply(cs)
 	}); err != nil {
 		return nil, fmt.Errorf("recovering the store: %w", err)
 	}
@@ -125,15 +124,34 @@ func (s *Store) Close() error {
 type pending struct {
 	cs     storage.ChangeSet
 	recs   []Record // parallel to cs.Ops; nil where apply must decode
+	keys   []any    // parallel to cs.Ops: the decoded key of puts and deletes
 	events []Event
 	// stages holds, per bucket id, what this change has staged, so checks
 	// later in the same change see earlier ops.
 	stages map[uint64]*bucketStage
+
+	// Inline room for the common one-record change, saving allocations.
+	opsBuf  [1]storage.Op
+	recsBuf [1]Record
+	keysBuf [1]any
+	evBuf   [1]Event
+}
+
+// newPending returns an empty change with inline room for one op.
+func newPending() *pending {
+	p := &pending{}
+	p.cs.Ops, p.recs, p.keys, p.events = p.opsBuf[:0], p.recsBuf[:0], p.keysBuf[:0], p.evBuf[:0]
+	return p
 }
 
 func (p *pending) add(op storage.Op, rec Record, ev *Event) {
+	p.addKeyed(op, nil, rec, ev)
+}
+
+func (p *pending) addKeyed(op storage.Op, key any, rec Record, ev *Event) {
 	p.cs.Ops = append(p.cs.Ops, op)
 	p.recs = append(p.recs, rec)
+	p.keys = append(p.keys, key)
 	if ev != nil {
 		p.events = append(p.events, *ev)
 	}
@@ -157,7 +175,7 @@ func (s *Store) commit(prepare func() (*pending, error)) error {
 		s.mu.Unlock()
 		return err
 	}
-	if err := s.apply(&p.cs, p.recs); err != nil {
+	if err := s.applyDecoded(&p.cs, p.recs, p.keys); err != nil {
 		// apply of a change set that prepare validated cannot fail; if it
 		// does, memory and log may disagree from here on.
 		s.failed.Store(true)
@@ -180,15 +198,9 @@ func (s *Store) commit(prepare func() (*pending, error)) error {
 	return nil
 }
 
-// encodeJSON encodes v compactly without HTML escaping.
+// encodeJSON encodes v compactly, as JSON.stringify would.
 func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return appendJSON(make([]byte, 0, 128), v)
 }
 
 // bucketLocked returns the bucket or ErrBucketNotDefined; s.mu held.
@@ -225,7 +237,7 @@ func (s *Store) DefineBucket(name string, config json.RawMessage) error {
 			return nil, &ErrBucketExists{Bucket: name}
 		}
 		id := s.nextBucketID + 1
-		p := &pending{}
+		p := newPending()
 		p.add(storage.Op{Kind: storage.OpDefineBucket, BucketID: id, Bucket: name, Value: def.MarshalConfig()}, nil, nil)
 		return p, nil
 	})
@@ -241,7 +253,7 @@ func (s *Store) DropBucket(name string) (bool, error) {
 			return nil, nil
 		}
 		found = true
-		p := &pending{}
+		p := newPending()
 		p.add(storage.Op{Kind: storage.OpDropBucket, BucketID: b.id, Bucket: name}, nil, nil)
 		return p, nil
 	})
@@ -263,7 +275,7 @@ func (s *Store) UpdateBucket(name string, updates json.RawMessage) error {
 		if err := checkUniqueRebuild(b, def); err != nil {
 			return nil, err
 		}
-		p := &pending{}
+		p := newPending()
 		p.add(storage.Op{Kind: storage.OpUpdateBucket, BucketID: b.id, Bucket: name,
 			Value: def.MarshalConfig(), Counter: b.counter}, nil, nil)
 		return p, nil

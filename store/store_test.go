@@ -536,3 +536,22 @@ func TestLogFailureStopsWrites(t *testing.T) {
 		t.Fatalf("later insert: %v", err)
 	}
 }
+
+func TestEncoderMatchesJSONStringify(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"b":1,"a":[true,null,"x"]}`:           `{"a":[true,null,"x"],"b":1}`,
+		`"<a&b>\u2028\u0001\"\\\n"`:             `"<a&b>` + "\u2028" + `\u0001\"\\\n"`,
+		`[1e21,1e-7,0.000001,-0,1.5,100,1e300]`: `[1e+21,1e-7,0.000001,0,1.5,100,1e+300]`,
+		`{}`:                                    `{}`,
+		`"\ud800"`:                              `"` + "\ufffd" + `"`,
+	} {
+		v, err := DecodeJSON([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeJSON(v)
+		if err != nil || string(got) != want {
+			t.Errorf("%s → %s (%v), want %s", in, got, err, want)
+		}
+	}
+}

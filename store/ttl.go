@@ -30,7 +30,7 @@ func (s *Store) PurgeExpired() (int, error) {
 	removed := 0
 	err := s.commit(func() (*pending, error) {
 		now := s.now()
-		p := &pending{}
+		p := newPending()
 		for _, name := range s.order {
 			b := s.buckets[name]
 			if b.def.TTL <= 0 {

@@ -301,7 +301,7 @@ func (tx *Tx) Commit() error {
 	s := tx.s
 	return s.commit(func() (*pending, error) {
 		now := s.now()
-		p := &pending{}
+		p := newPending()
 		for _, name := range tx.order {
 			tb := tx.buckets[name]
 			b := s.byID[tb.id]

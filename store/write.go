@@ -19,6 +19,20 @@ type bucketStage struct {
 	cleared bool
 }
 
+// wasAdded reports whether key is among the staged new keys: a scan while
+// there are few, a map once there are many.
+func (st *bucketStage) wasAdded(key any) bool {
+	if st.isAdded != nil {
+		return st.isAdded[key]
+	}
+	for _, k := range st.added {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *pending) stage(b *bucket) *bucketStage {
 	if p.stages == nil {
 		p.stages = make(map[uint64]*bucketStage)
@@ -119,17 +133,22 @@ func (p *pending) stagePut(b *bucket, key any, rec Record, isNew bool, seq uint6
 	if isNew {
 		seq = st.nextSeq
 		st.nextSeq++
-		if !st.isAdded[key] {
-			if st.isAdded == nil {
-				st.isAdded = make(map[any]bool)
-			}
-			st.isAdded[key] = true
+		if !st.wasAdded(key) {
 			st.added = append(st.added, key)
+			if st.isAdded != nil || len(st.added) > 8 {
+				if st.isAdded == nil {
+					st.isAdded = make(map[any]bool, len(st.added))
+					for _, k := range st.added {
+						st.isAdded[k] = true
+					}
+				}
+				st.isAdded[key] = true
+			}
 		}
 	}
 	st.entries[key] = &entry{key: key, rec: rec, enc: enc, seq: seq}
-	p.add(storage.Op{Kind: storage.OpPut, BucketID: b.id, Bucket: b.def.Name, Seq: seq, Key: kenc,
-		Value: enc, Counter: st.counter, NextSeq: st.nextSeq}, rec, ev)
+	p.addKeyed(storage.Op{Kind: storage.OpPut, BucketID: b.id, Bucket: b.def.Name, Seq: seq, Key: kenc,
+		Value: enc, Counter: st.counter, NextSeq: st.nextSeq}, key, rec, ev)
 	return nil
 }
 
@@ -141,7 +160,7 @@ func (p *pending) stageDelete(b *bucket, e *entry) error {
 	}
 	st := p.stage(b)
 	st.entries[e.key] = nil
-	p.add(storage.Op{Kind: storage.OpDelete, BucketID: b.id, Bucket: b.def.Name, Seq: e.seq, Key: kenc}, nil,
+	p.addKeyed(storage.Op{Kind: storage.OpDelete, BucketID: b.id, Bucket: b.def.Name, Seq: e.seq, Key: kenc}, e.key, nil,
 		&Event{Type: EventDeleted, Bucket: b.def.Name, Key: e.key, Record: e.rec})
 	return nil
 }
@@ -228,7 +247,7 @@ func (s *Store) Insert(bucketName string, data Record) (Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := &pending{}
+		p := newPending()
 		out, err = s.stageInsert(p, b, data, s.now())
 		if err != nil {
 			return nil, err
@@ -314,7 +333,7 @@ func (s *Store) Update(bucketName string, key any, changes Record) (Record, erro
 		if err != nil {
 			return nil, err
 		}
-		p := &pending{}
+		p := newPending()
 		out, err = s.stageUpdate(p, b, key, changes, s.now())
 		if err != nil {
 			return nil, err
@@ -357,7 +376,7 @@ func (s *Store) Delete(bucketName string, key any) error {
 		if err != nil {
 			return nil, err
 		}
-		p := &pending{}
+		p := newPending()
 		if err := s.stageDeleteKey(p, b, key, s.now(), map[*entry]bool{}); err != nil {
 			return nil, err
 		}
@@ -445,7 +464,7 @@ func (s *Store) Clear(bucketName string) error {
 		if err != nil {
 			return nil, err
 		}
-		p := &pending{}
+		p := newPending()
 		st := p.stage(b)
 		st.cleared = true
 		p.add(storage.Op{Kind: storage.OpClear, BucketID: b.id, Bucket: b.def.Name, Counter: b.counter}, nil, nil)
