@@ -18,7 +18,7 @@ type entry struct {
 type bucket struct {
 	id      uint64
 	def     *BucketDef
-	records map[any]*entry
+	records keyMap[*entry]
 	// slots holds entries in storage order (insertion order of keys);
 	// removed entries leave nil holes, compacted when they pile up.
 	slots   []*entry
@@ -29,7 +29,7 @@ type bucket struct {
 }
 
 func newBucket(id uint64, def *BucketDef) *bucket {
-	b := &bucket{id: id, records: make(map[any]*entry)}
+	b := &bucket{id: id}
 	b.setDef(def)
 	return b
 }
@@ -66,19 +66,22 @@ func normKey(k any) any {
 	return k
 }
 
-func (b *bucket) get(key any) *entry { return b.records[normKey(key)] }
+func (b *bucket) get(key any) *entry {
+	e, _ := b.records.get(normKey(key))
+	return e
+}
 
 // put stores or replaces the record at key. A new key takes position seq.
 func (b *bucket) put(key any, rec Record, enc []byte, seq uint64) (old *entry) {
 	key = normKey(key)
-	old = b.records[key]
+	old, _ = b.records.get(key)
 	if old != nil {
 		for _, ix := range b.indexes {
 			ix.remove(key, old.rec)
 		}
 		e := &entry{key: key, rec: rec, enc: enc, seq: old.seq, slot: old.slot}
 		b.slots[old.slot] = e
-		b.records[key] = e
+		b.records.set(key, e)
 		for _, ix := range b.indexes {
 			ix.add(key, rec)
 		}
@@ -88,7 +91,7 @@ func (b *bucket) put(key any, rec Record, enc []byte, seq uint64) (old *entry) {
 	// Positions only grow, so appending keeps the slots in seq order;
 	// recovery replays records in seq order too.
 	b.slots = append(b.slots, e)
-	b.records[key] = e
+	b.records.set(key, e)
 	for _, ix := range b.indexes {
 		ix.add(key, rec)
 	}
@@ -97,24 +100,24 @@ func (b *bucket) put(key any, rec Record, enc []byte, seq uint64) (old *entry) {
 
 func (b *bucket) remove(key any) *entry {
 	key = normKey(key)
-	e := b.records[key]
+	e, _ := b.records.get(key)
 	if e == nil {
 		return nil
 	}
-	delete(b.records, key)
+	b.records.del(key)
 	for _, ix := range b.indexes {
 		ix.remove(key, e.rec)
 	}
 	b.slots[e.slot] = nil
 	b.holes++
-	if b.holes > 32 && b.holes > len(b.records) {
+	if b.holes > 32 && b.holes > b.records.len() {
 		b.compact()
 	}
 	return e
 }
 
 func (b *bucket) compact() {
-	live := make([]*entry, 0, len(b.records))
+	live := make([]*entry, 0, b.records.len())
 	for _, e := range b.slots {
 		if e != nil {
 			e.slot = len(live)
@@ -125,13 +128,13 @@ func (b *bucket) compact() {
 }
 
 func (b *bucket) clear() []*entry {
-	removed := make([]*entry, 0, len(b.records))
+	removed := make([]*entry, 0, b.records.len())
 	for _, e := range b.slots {
 		if e != nil {
 			removed = append(removed, e)
 		}
 	}
-	b.records = make(map[any]*entry)
+	b.records = keyMap[*entry]{}
 	b.slots, b.holes = nil, 0
 	for f, ix := range b.indexes {
 		b.indexes[f] = newIndex(f, ix.unique)
@@ -139,7 +142,7 @@ func (b *bucket) clear() []*entry {
 	return removed
 }
 
-func (b *bucket) size() int { return len(b.records) }
+func (b *bucket) size() int { return b.records.len() }
 
 // each walks entries in storage order until fn returns false.
 func (b *bucket) each(fn func(e *entry) bool) {
@@ -153,7 +156,7 @@ func (b *bucket) each(fn func(e *entry) bool) {
 // keyWalk returns the entries in key-walk order (STORE.md §9): storage
 // order, or sorted keys for ordered_set buckets.
 func (b *bucket) keyWalk() []*entry {
-	out := make([]*entry, 0, len(b.records))
+	out := make([]*entry, 0, b.records.len())
 	b.each(func(e *entry) bool { out = append(out, e); return true })
 	if b.def.EtsType == "ordered_set" {
 		sort.SliceStable(out, func(i, j int) bool { return CompareKeys(out[i].key, out[j].key) < 0 })

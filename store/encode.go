@@ -87,6 +87,10 @@ func appendNumber(b []byte, f float64) ([]byte, error) {
 	if f == 0 {
 		return append(b, '0'), nil
 	}
+	// Integers (ids, counters, timestamps) are the common case.
+	if f == math.Trunc(f) && math.Abs(f) < 1e18 {
+		return strconv.AppendInt(b, int64(f), 10), nil
+	}
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs < 1e-6 || abs >= 1e21 {

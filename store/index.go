@@ -5,36 +5,33 @@ package store
 // and remove are O(1) amortized.
 type keySet struct {
 	keys  []any
-	pos   map[any]int
+	pos   keyMap[int]
 	holes int
 }
 
 var hole = &struct{}{}
 
 func (s *keySet) add(k any) {
-	if s.pos == nil {
-		s.pos = make(map[any]int, 1)
-	}
-	if _, ok := s.pos[k]; ok {
+	if _, ok := s.pos.get(k); ok {
 		return
 	}
-	s.pos[k] = len(s.keys)
+	s.pos.set(k, len(s.keys))
 	s.keys = append(s.keys, k)
 }
 
 func (s *keySet) remove(k any) {
-	i, ok := s.pos[k]
+	i, ok := s.pos.get(k)
 	if !ok {
 		return
 	}
-	delete(s.pos, k)
+	s.pos.del(k)
 	s.keys[i] = hole
 	s.holes++
-	if s.holes > 8 && s.holes > len(s.pos) {
-		live := make([]any, 0, len(s.pos))
+	if s.holes > 8 && s.holes > s.pos.len() {
+		live := make([]any, 0, s.pos.len())
 		for _, v := range s.keys {
 			if v != hole {
-				s.pos[v] = len(live)
+				s.pos.set(v, len(live))
 				live = append(live, v)
 			}
 		}
@@ -42,7 +39,7 @@ func (s *keySet) remove(k any) {
 	}
 }
 
-func (s *keySet) len() int { return len(s.pos) }
+func (s *keySet) len() int { return s.pos.len() }
 
 // each calls fn for every key in insertion order until fn returns false.
 func (s *keySet) each(fn func(k any) bool) {
@@ -59,11 +56,11 @@ func (s *keySet) each(fn func(k any) bool) {
 type index struct {
 	field  string
 	unique bool
-	values map[any]*keySet
+	values keyMap[*keySet]
 }
 
 func newIndex(field string, unique bool) *index {
-	return &index{field: field, unique: unique, values: make(map[any]*keySet)}
+	return &index{field: field, unique: unique}
 }
 
 // indexValue returns the value a record contributes to the index.
@@ -83,10 +80,10 @@ func (ix *index) add(key any, rec Record) {
 	if !ok {
 		return
 	}
-	set := ix.values[v]
+	set, _ := ix.values.get(v)
 	if set == nil {
 		set = &keySet{}
-		ix.values[v] = set
+		ix.values.set(v, set)
 	}
 	set.add(key)
 }
@@ -96,17 +93,17 @@ func (ix *index) remove(key any, rec Record) {
 	if !ok {
 		return
 	}
-	if set := ix.values[v]; set != nil {
+	if set, _ := ix.values.get(v); set != nil {
 		set.remove(key)
 		if set.len() == 0 {
-			delete(ix.values, v)
+			ix.values.del(v)
 		}
 	}
 }
 
 // holder returns a key other than self that holds value v, if any.
 func (ix *index) holder(v any, self any, hasSelf bool) (any, bool) {
-	set := ix.values[v]
+	set, _ := ix.values.get(v)
 	if set == nil {
 		return nil, false
 	}
@@ -127,5 +124,6 @@ func (ix *index) lookup(v any) *keySet {
 	if f, isNum := v.(float64); isNum && f == 0 {
 		v = float64(0)
 	}
-	return ix.values[v]
+	set, _ := ix.values.get(v)
+	return set
 }

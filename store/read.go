@@ -141,7 +141,7 @@ func (s *Store) matching(p *pending, b *bucket, f *Filter, now int64, limit int)
 		if field, value, ok := f.IndexCandidate(func(field string) bool { _, ok := b.indexes[field]; return ok }); ok {
 			if set := b.indexes[field].lookup(value); set != nil {
 				set.each(func(k any) bool {
-					e := b.records[k]
+					e, _ := b.records.get(k)
 					if e == nil || isExpired(b, e, now) {
 						return true
 					}

@@ -212,9 +212,9 @@ func TestIndexesStayConsistent(t *testing.T) {
 			return true
 		})
 		got := map[any][]any{}
-		for v, set := range ix.values {
+		ix.values.each(func(v any, set *keySet) {
 			set.each(func(k any) bool { got[v] = append(got[v], k); return true })
-		}
+		})
 		if len(got) != len(want) {
 			t.Fatalf("index %s: %d values, scan %d", field, len(got), len(want))
 		}
