@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -116,7 +117,9 @@ func (s *Session) handleRequest(req *Request) {
 	label := srv.typeLabel(req.Type)
 	srv.metrics.requests.WithLabelValues(label, code).Inc()
 	srv.metrics.latency.WithLabelValues(label).Observe(time.Since(start).Seconds())
-	srv.log.Debug("request", "conn", s.idStr, "type", req.Type, "code", code, "took", time.Since(start))
+	if srv.log.Enabled(srv.ctx, slog.LevelDebug) {
+		srv.log.Debug("request", "conn", s.idStr, "type", req.Type, "code", code, "took", time.Since(start))
+	}
 }
 
 // pipeline is access gate → rate limit → dispatch, with a panic in any of

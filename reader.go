@@ -3,6 +3,7 @@ package noex
 import (
 	"bytes"
 	"io"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -19,14 +20,33 @@ func (s *Session) serve() {
 	s.readLoop()
 }
 
+// msgPool holds message buffers: a connection borrows one while a message
+// arrives and is handled, so an idle connection keeps none.
+var msgPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledMessage keeps exceptionally large buffers out of the pool.
+const maxPooledMessage = 64 << 10
+
+func putMessage(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledMessage {
+		b.Reset()
+		msgPool.Put(b)
+	}
+}
+
 // readLoop reads frames until the peer leaves, a protocol error closes the
 // connection, or a server-side close has been answered.
 func (s *Session) readLoop() {
 	var (
-		msg        bytes.Buffer
+		msg        *bytes.Buffer // the message being assembled; nil between messages
 		fragmented bool
 		maxPayload = int64(s.srv.cfg.MaxPayloadBytes)
 	)
+	defer func() {
+		if msg != nil {
+			putMessage(msg)
+		}
+	}()
 	for {
 		h, err := ws.ReadHeaderBuffer(s.nc, s.hdr[:2:len(s.hdr)])
 		if err != nil {
@@ -59,6 +79,9 @@ func (s *Session) readLoop() {
 			s.drainFrame(h)
 			continue
 		}
+		if msg == nil {
+			msg = msgPool.Get().(*bytes.Buffer)
+		}
 		if int64(msg.Len())+h.Length > maxPayload {
 			s.closeWith(CloseMessageTooBig, "")
 			s.drainFrame(h)
@@ -79,18 +102,32 @@ func (s *Session) readLoop() {
 		}
 		fragmented = false
 		payload := msg.Bytes()
-		if !utf8.Valid(payload) {
+		switch {
+		case !utf8.Valid(payload):
 			s.closeWith(CloseInvalidPayload, "")
-			msg.Reset()
-			continue
+		default:
+			if _, ok := wire.FastPong(payload); ok {
+				s.pong()
+			} else {
+				s.handOff(payload)
+			}
 		}
-		s.handleText(payload)
-		if msg.Cap() > 64<<10 {
-			msg = bytes.Buffer{} // do not keep a large buffer on an idle connection
-		} else {
-			msg.Reset()
-		}
+		putMessage(msg)
+		msg = nil
 	}
+}
+
+// handOff runs one message through the request pipeline on a pool worker
+// and waits for it, so requests stay strictly ordered while this
+// goroutine's stack stays small.
+func (s *Session) handOff(payload []byte) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	s.srv.workers.run(func() {
+		defer wg.Done()
+		s.handleText(payload)
+	})
+	wg.Wait()
 }
 
 // control handles ping, pong and close frames. It reports false when the

@@ -34,6 +34,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	limiter *rateLimiter
+	workers *workerPool
 
 	mu        sync.Mutex
 	started   bool
@@ -76,6 +77,10 @@ func New(cfg Config) (*Server, error) {
 		bgStop:     make(chan struct{}),
 	}
 	srv.registry.init()
+	srv.workers = newWorkerPool(func(r any) {
+		srv.metrics.panics.Inc()
+		srv.log.Error("connection task panicked", "panic", r)
+	})
 	srv.metrics.register(srv)
 	if cfg.RateLimit != nil {
 		srv.limiter = newRateLimiter(*cfg.RateLimit, func() int64 { return time.Now().UnixMilli() })
@@ -248,6 +253,7 @@ func (srv *Server) Stop(ctx context.Context, gracePeriod time.Duration) error {
 	}
 	srv.conns.Wait()
 	// 4. Release server-wide resources.
+	srv.workers.close()
 	close(srv.bgStop)
 	srv.cancel()
 	srv.bg.Wait()
