@@ -188,7 +188,7 @@ func TestRunServesUntilSignalled(t *testing.T) {
 
 func TestRunWarnsWithoutRateLimit(t *testing.T) {
 	t.Parallel()
-	_, _, stderr, stop := startRun(t, []string{"--port", "0", "--log-level", "error"}, noEnv)
+	_, _, stderr, stop := startRun(t, []string{"--port", "0", "--log-level", "error", "--persistence", "memory"}, noEnv)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -206,7 +206,7 @@ func TestRunPortInUse(t *testing.T) {
 	defer ln.Close()
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	var stdout, stderr bytes.Buffer
-	code := Run(context.Background(), []string{"-H", "127.0.0.1", "-p", port, "--log-level", "error"}, noEnv, &stdout, &stderr)
+	code := Run(context.Background(), []string{"-H", "127.0.0.1", "-p", port, "--log-level", "error", "--persistence", "memory"}, noEnv, &stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
