@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -223,4 +224,25 @@ func verifyAfterCrash(t *testing.T, c *wsClient, singles, txs map[string]bool) {
 			t.Fatalf("index for grp=%d: %d records, scan %d", g, len(got), len(want))
 		}
 	}
+}
+
+// TestDataDirInUse: a second server on the same data directory is refused
+// with a clear error, exit 1; the first keeps serving.
+func TestDataDirInUse(t *testing.T) {
+	dataDir := t.TempDir()
+	port := freePort(t)
+	start(t, port, []string{"--host", "127.0.0.1", "--port", p2s(port), "--data-dir", dataDir})
+	other := freePort(t)
+	_, stderr, code := runToEnd(t, []string{"--host", "127.0.0.1", "--port", p2s(other), "--data-dir", dataDir})
+	if code != 1 {
+		t.Fatalf("second server exit %d, want 1", code)
+	}
+	if !strings.Contains(stderr, "Failed to initialize file persistence") || !strings.Contains(stderr, "in use by another process") {
+		t.Fatalf("stderr %q", stderr)
+	}
+	c, err := dialWS(port)
+	if err != nil {
+		t.Fatalf("first server stopped serving: %v", err)
+	}
+	c.conn.Close()
 }
