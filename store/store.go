@@ -183,7 +183,10 @@ func (s *Store) commit(prepare func() (*pending, error)) error {
 		s.logger.Error("store apply failed", "err", err)
 		return ErrStoreFailed
 	}
-	wait := s.log.Submit(&p.cs)
+	wait := waitNothing
+	if logged := s.durableOps(&p.cs); len(logged.Ops) > 0 {
+		wait = s.log.Submit(logged)
+	}
 	ticket := s.events.reserve()
 	s.mu.Unlock()
 
@@ -196,6 +199,38 @@ func (s *Store) commit(prepare func() (*pending, error)) error {
 	}
 	s.events.publish(ticket, p.events)
 	return nil
+}
+
+func waitNothing() error { return nil }
+
+// durableOps is the part of a change set the log keeps: records of buckets
+// defined with "persistent": false are never written (their definitions
+// are). Caller holds s.mu, after apply.
+func (s *Store) durableOps(cs *storage.ChangeSet) *storage.ChangeSet {
+	volatile := func(op *storage.Op) bool {
+		switch op.Kind {
+		case storage.OpPut, storage.OpDelete, storage.OpClear:
+			b := s.byID[op.BucketID]
+			return b != nil && !b.def.Persistent
+		}
+		return false
+	}
+	n := 0
+	for i := range cs.Ops {
+		if volatile(&cs.Ops[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return cs
+	}
+	out := &storage.ChangeSet{Ops: make([]storage.Op, 0, len(cs.Ops)-n)}
+	for i := range cs.Ops {
+		if !volatile(&cs.Ops[i]) {
+			out.Ops = append(out.Ops, cs.Ops[i])
+		}
+	}
+	return out
 }
 
 // encodeJSON encodes v compactly, as JSON.stringify would.

@@ -555,3 +555,32 @@ func TestEncoderMatchesJSONStringify(t *testing.T) {
 		}
 	}
 }
+
+func TestNonPersistentBucketKeepsNoRecords(t *testing.T) {
+	log := storage.NewRecordingLog()
+	s, _ := openTest(t, log)
+	define(t, s, "cache", `{"key":"id","schema":{"id":{"type":"string"}},"persistent":false}`)
+	define(t, s, "kept", `{"key":"id","schema":{"id":{"type":"string"}}}`)
+	mustInsert(t, s, "cache", Record{"id": "c1"})
+	mustInsert(t, s, "kept", Record{"id": "k1"})
+	tx := s.Begin()
+	_, _ = tx.Insert("cache", Record{"id": "c2"})
+	_, _ = tx.Insert("kept", Record{"id": "k2"})
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Count("cache", nil); n != 2 {
+		t.Fatalf("cache holds %d in memory", n)
+	}
+	_ = s.Close()
+	r, _ := openTest(t, log.Reopen())
+	if !r.HasBucket("cache") {
+		t.Fatal("the definition of a non-persistent bucket was lost")
+	}
+	if n, _ := r.Count("cache", nil); n != 0 {
+		t.Fatalf("non-persistent bucket recovered %d records", n)
+	}
+	if n, _ := r.Count("kept", nil); n != 2 {
+		t.Fatalf("persistent bucket recovered %d records", n)
+	}
+}
