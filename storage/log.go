@@ -33,6 +33,13 @@ const (
 	OpDelete
 	// OpClear removes every record of bucket BucketID.
 	OpClear
+	// OpSetMeta stores Value under the name Bucket in the log's small
+	// key/value space for definitions that are not buckets (declarative
+	// queries, and later rules and procedures). Names are namespaced by
+	// their users, e.g. "query:<name>".
+	OpSetMeta
+	// OpDeleteMeta removes the entry named Bucket.
+	OpDeleteMeta
 )
 
 // Op is one operation of a change set. Everything an apply needs is fixed

@@ -418,9 +418,43 @@ func (l *pebbleLog) writeOp(b *pebble.Batch, op *Op) error {
 		var start, end []byte
 		l.scratch, start, end = appendRecordsRange(l.scratch[:0], op.BucketID)
 		return b.DeleteRange(start, end, nil)
+	case OpSetMeta:
+		if op.Bucket == "" {
+			return fmt.Errorf("storage: meta entry without a name")
+		}
+		l.scratch = appendKVKey(l.scratch[:0], op.Bucket)
+		return b.Set(l.scratch, op.Value, nil)
+	case OpDeleteMeta:
+		l.scratch = appendKVKey(l.scratch[:0], op.Bucket)
+		return b.Delete(l.scratch, nil)
 	default:
 		return fmt.Errorf("storage: unknown op kind %d", op.Kind)
 	}
+}
+
+// recoverMeta hands back every OpSetMeta entry, in name order, as one
+// change set.
+func recoverMeta(snap *pebble.Snapshot, mem *arena, apply func(*ChangeSet) error) error {
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixKV}, UpperBound: []byte{prefixKV + 1}})
+	if err != nil {
+		return err
+	}
+	cs := &ChangeSet{}
+	for valid := it.First(); valid; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		cs.Ops = append(cs.Ops, Op{Kind: OpSetMeta, Bucket: string(it.Key()[1:]), Value: mem.copy(v)})
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	if len(cs.Ops) == 0 {
+		return nil
+	}
+	return apply(cs)
 }
 
 func (l *pebbleLog) setDefinition(b *pebble.Batch, st *bucketState, def []byte) error {
@@ -536,7 +570,9 @@ func scanBuckets(r pebble.Reader, fn func(*bucketMeta) error) (err error) {
 // Recover hands back the materialized state: one change set per bucket
 // holding its OpDefineBucket (Value = definition, with its Counter and
 // NextSeq), in BucketID order; then every record in storage order
-// (bucket by bucket, by Seq), RecoverChangeSetOps OpPuts per change set.
+// (bucket by bucket, by Seq), RecoverChangeSetOps OpPuts per change set;
+// the meta entries come in one change set between the definitions and the
+// records.
 // Each OpPut carries BucketID, Bucket, Seq, Key, Value and, again, the
 // bucket's final Counter and NextSeq, so an apply that sets the counters
 // from every op ends with the persisted ones. Key, Value and the
@@ -567,6 +603,9 @@ func (l *pebbleLog) Recover(apply func(*ChangeSet) error) (err error) {
 		return err
 	}); err != nil {
 		return fmt.Errorf("storage: recover buckets: %w", err)
+	}
+	if err := recoverMeta(snap, &mem, apply); err != nil {
+		return fmt.Errorf("storage: recover meta entries: %w", err)
 	}
 
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixRecord}, UpperBound: []byte{prefixRecord + 1}})

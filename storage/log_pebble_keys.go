@@ -26,7 +26,9 @@ import (
 const (
 	prefixMeta   byte = 'm'
 	prefixRecord byte = 'r'
-	countersTag  byte = 'c'
+	// prefixKV holds OpSetMeta entries: 'k' + name → value.
+	prefixKV    byte = 'k'
+	countersTag byte = 'c'
 
 	metaKeyLen     = 1 + 8
 	recordKeyLen   = 1 + 8 + 8
@@ -152,4 +154,10 @@ func parseRecordKey(k []byte) (bucket, seq uint64, ok bool) {
 func isCountersKey(k []byte) bool {
 	return len(k) == countersKeyLen && k[0] == prefixRecord && k[countersKeyLen-1] == countersTag &&
 		binary.BigEndian.Uint64(k[9:17]) == reservedSeq
+}
+
+// appendKVKey is the key of the OpSetMeta entry called name.
+func appendKVKey(dst []byte, name string) []byte {
+	dst = append(dst, prefixKV)
+	return append(dst, name...)
 }

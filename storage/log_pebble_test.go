@@ -533,3 +533,43 @@ func TestPebbleCloseStopsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPebbleMetaEntries(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenPebble(dir, PebbleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cs := range []*ChangeSet{
+		{Ops: []Op{{Kind: OpSetMeta, Bucket: "query:a", Value: []byte(`{"bucket":"x"}`)}}},
+		{Ops: []Op{{Kind: OpSetMeta, Bucket: "query:b", Value: []byte(`1`)}, {Kind: OpSetMeta, Bucket: "query:a", Value: []byte(`2`)}}},
+		{Ops: []Op{{Kind: OpSetMeta, Bucket: "query:c", Value: []byte(`3`)}}},
+		{Ops: []Op{{Kind: OpDeleteMeta, Bucket: "query:c"}}},
+	} {
+		if err := l.Submit(cs)(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = OpenPebble(dir, PebbleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := map[string]string{}
+	if err := l.Recover(func(cs *ChangeSet) error {
+		for _, op := range cs.Ops {
+			if op.Kind == OpSetMeta {
+				got[op.Bucket] = string(op.Value)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["query:a"] != "2" || got["query:b"] != "1" {
+		t.Fatalf("recovered %v", got)
+	}
+}

@@ -57,6 +57,17 @@ func (s *Store) applyOp(op *storage.Op, key any, rec Record) error {
 		s.nextBucketID = max(s.nextBucketID, op.BucketID)
 		return nil
 	}
+	switch op.Kind {
+	case storage.OpSetMeta:
+		if s.meta == nil {
+			s.meta = make(map[string][]byte)
+		}
+		s.meta[op.Bucket] = op.Value
+		return nil
+	case storage.OpDeleteMeta:
+		delete(s.meta, op.Bucket)
+		return nil
+	}
 	b := s.byID[op.BucketID]
 	if b == nil {
 		return fmt.Errorf("unknown bucket id %d", op.BucketID)
@@ -84,8 +95,8 @@ func (s *Store) applyOp(op *storage.Op, key any, rec Record) error {
 			return err
 		}
 		if rec == nil {
-			var v map[string]any
-			if err := json.Unmarshal(op.Value, &v); err != nil {
+			v, err := decodeObject(op.Value)
+			if err != nil {
 				return fmt.Errorf("decoding record: %w", err)
 			}
 			rec = v

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,8 +52,11 @@ type Store struct {
 	byID         map[uint64]*bucket
 	order        []string // definition order
 	nextBucketID uint64
-	failed       atomic.Bool
-	closed       bool
+	// meta holds the small key/value entries other components persist
+	// through the store's log (query definitions: "query:<name>").
+	meta   map[string][]byte
+	failed atomic.Bool
+	closed bool
 
 	events events
 
@@ -88,9 +93,13 @@ func Open(opts Options) (*Store, error) {
 		s.ttlTick = DefaultTTLCheckInterval
 	}
 	s.events.init()
-	if err := s.log.Recover(func(cs *storage.ChangeSet) error {
-		return s.apply(cs)
-	}); err != nil {
+	// Recovery builds a large, pointer-rich heap from nothing; with the
+	// default GC target the collector rescans it many times as it grows.
+	// A looser target while recovering saves that work; it is restored
+	// before Open returns.
+	oldGC := debug.SetGCPercent(400)
+	defer debug.SetGCPercent(oldGC)
+	if err := s.recover(); err != nil {
 		return nil, fmt.Errorf("recovering the store: %w", err)
 	}
 	if s.ttlTick > 0 {
@@ -202,6 +211,90 @@ func (s *Store) commit(prepare func() (*pending, error)) error {
 }
 
 func waitNothing() error { return nil }
+
+// recover replays the log. Decoding records is most of the cost, so each
+// change set is decoded on its own goroutine (spread over the CPUs) while
+// the previous one is applied; change sets are still applied in order.
+func (s *Store) recover() error {
+	type batch struct {
+		cs   storage.ChangeSet
+		recs []Record
+		err  error
+		done chan struct{}
+	}
+	var prev *batch
+	applyPrev := func() error {
+		if prev == nil {
+			return nil
+		}
+		<-prev.done
+		if prev.err != nil {
+			return prev.err
+		}
+		err := s.applyDecoded(&prev.cs, prev.recs, nil)
+		prev = nil
+		return err
+	}
+	err := s.log.Recover(func(cs *storage.ChangeSet) error {
+		// The log reuses cs between calls: keep a copy of the ops (their
+		// Key and Value slices may be kept, per the Log contract).
+		b := &batch{cs: storage.ChangeSet{Ops: append([]storage.Op(nil), cs.Ops...)}, done: make(chan struct{})}
+		go func() {
+			defer close(b.done)
+			b.recs, b.err = decodeRecords(&b.cs)
+		}()
+		if err := applyPrev(); err != nil {
+			<-b.done
+			return err
+		}
+		prev = b
+		return nil
+	})
+	if err != nil {
+		if prev != nil {
+			<-prev.done
+		}
+		return err
+	}
+	return applyPrev()
+}
+
+// decodeRecords decodes the records of a recovered change set on every
+// CPU. The result is parallel to cs.Ops (nil for ops without a record), so
+// apply's outcome is the same as decoding one by one.
+func decodeRecords(cs *storage.ChangeSet) ([]Record, error) {
+	recs := make([]Record, len(cs.Ops))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(cs.Ops)/64))
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(cs.Ops); i += workers {
+				op := &cs.Ops[i]
+				if op.Kind != storage.OpPut {
+					continue
+				}
+				rec, err := decodeObject(op.Value)
+				if err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("decoding record: %w", err)
+					}
+					errMu.Unlock()
+					return
+				}
+				recs[i] = rec
+			}
+		}(w)
+	}
+	wg.Wait()
+	return recs, firstErr
+}
 
 // durableOps is the part of a change set the log keeps: records of buckets
 // defined with "persistent": false are never written (their definitions
