@@ -18,7 +18,15 @@ type Request struct {
 	Type string
 	// Fields holds every top-level key of the request frame, undecoded.
 	Fields map[string]json.RawMessage
+
+	afterReply []func()
 }
+
+// AfterReply registers fn to run once the request's answer has been
+// queued on the connection, before the next request is read: a
+// subscription starts delivering there, so no push overtakes the result
+// that announced it.
+func (r *Request) AfterReply(fn func()) { r.afterReply = append(r.afterReply, fn) }
 
 // Service handles the operations of one namespace. It returns the result
 // data (wire.Absent to omit it) or an error; a *wire.Error reaches the
@@ -114,6 +122,9 @@ func (s *Session) handleRequest(req *Request) {
 		frame = wire.EncodeError(req.ID, we, srv.exposeDetails())
 	}
 	s.send(frame)
+	for _, fn := range req.afterReply {
+		fn()
+	}
 	label := srv.typeLabel(req.Type)
 	srv.metrics.requests.WithLabelValues(label, code).Inc()
 	srv.metrics.latency.WithLabelValues(label).Observe(time.Since(start).Seconds())

@@ -78,6 +78,9 @@ func wsURL(srv *noex.Server, path string) string {
 type client struct {
 	t    testing.TB
 	conn net.Conn
+	// backlog holds frames request skipped while waiting for its answer,
+	// so pushes that arrive first are not lost to later reads.
+	backlog [][]byte
 }
 
 // dial connects and reads the welcome frame.
@@ -125,6 +128,15 @@ func (c *client) sendJSON(v any) {
 
 // readRaw returns the next text frame, or the close error.
 func (c *client) readRaw(timeout time.Duration) ([]byte, error) {
+	if len(c.backlog) > 0 {
+		b := c.backlog[0]
+		c.backlog = c.backlog[1:]
+		return b, nil
+	}
+	return c.readWire(timeout)
+}
+
+func (c *client) readWire(timeout time.Duration) ([]byte, error) {
 	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
 	for {
 		msg, op, err := wsutil.ReadServerData(c.conn)
@@ -150,15 +162,25 @@ func (c *client) read() map[string]any {
 	return m
 }
 
-// request sends a frame and returns the next result/error frame, skipping
-// pings and pushes.
+// request sends a frame and returns the next result/error frame; pushes
+// and pings that come first are kept for later reads.
 func (c *client) request(v any) map[string]any {
 	c.t.Helper()
 	c.sendJSON(v)
 	for {
-		m := c.read()
+		b, err := c.readWire(5 * time.Second)
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			c.t.Fatalf("frame %q is not a JSON object: %v", b, err)
+		}
 		if m["type"] == "result" || m["type"] == "error" {
 			return m
+		}
+		if m["type"] != "ping" && len(c.backlog) < 10000 {
+			c.backlog = append(c.backlog, b)
 		}
 	}
 }

@@ -268,15 +268,7 @@ func TestSlowConsumer(t *testing.T) {
 			return big, nil
 		}))
 	})
-	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) {
-				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-			})
-		}}
-		return nd.DialContext(ctx, network, addr)
-	}}
-	c := dialRaw(t, srv, d)
+	c := dialRaw(t, srv, smallReceiveBuffer())
 	frame := []byte(`{"id":1,"type":"procedures.big"}`)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -402,4 +394,17 @@ func TestNoLeaksAfterManyConnections(t *testing.T) {
 	waitForT(t, 10*time.Second, func() bool {
 		return runtime.NumGoroutine() <= baseline+4*2+2
 	})
+}
+
+// smallReceiveBuffer dials with a 4 KiB socket receive buffer, so a client
+// that stops reading backs the server up quickly.
+func smallReceiveBuffer() ws.Dialer {
+	return ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) {
+				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			})
+		}}
+		return nd.DialContext(ctx, network, addr)
+	}}
 }

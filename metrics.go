@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/noex-go/noex/store/live"
 )
 
 // metrics are the server's Prometheus series. Each Server has a registry
@@ -25,6 +27,7 @@ type metrics struct {
 	pushesDropped     prometheus.Counter
 	slowConsumers     prometheus.Counter
 	heartbeatTimeouts prometheus.Counter
+	woken             prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -59,6 +62,11 @@ func newMetrics() *metrics {
 			Name: "noex_slow_consumer_disconnects_total", Help: "Connections closed with 4008 slow_consumer."}),
 		heartbeatTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "noex_heartbeat_timeouts_total", Help: "Connections closed with 4001 heartbeat_timeout."}),
+		woken: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "noex_query_instances_woken_per_change",
+			Help:    "Distinct (query, params) instances a record change marked for re-evaluation.",
+			Buckets: []float64{0, 1, 2, 5, 10, 100, 1000, 10000},
+		}),
 	}
 }
 
@@ -66,9 +74,23 @@ func (m *metrics) register(srv *Server) {
 	m.reg.MustRegister(
 		m.connections, m.connectionsTotal, m.rejected, m.closes, m.requests, m.latency,
 		m.panics, m.bytesQueued, m.pushesSent, m.pushesCoalesced, m.pushesDropped,
-		m.slowConsumers, m.heartbeatTimeouts,
+		m.slowConsumers, m.heartbeatTimeouts, m.woken,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+}
+
+// registerLive adds the live engine's counters.
+func (m *metrics) registerLive(e *live.Engine) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "noex_query_evaluations_total",
+			Help: "Query evaluations run (shared by every subscriber of the same query and params).",
+		}, func() float64 { return float64(e.Evaluations()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "noex_store_subscriptions",
+			Help: "Live store subscriptions, all connections.",
+		}, func() float64 { _, n := e.Counts(); return float64(n) }),
 	)
 }
 

@@ -17,11 +17,12 @@ import (
 // what backpressure and slow-consumer detection read (COMPATIBILITY.md,
 // "Backpressure").
 
-// StateSource gives the latest push frame of a store subscription. When a
-// congested connection skips pushes for a subscription, it asks for the
-// latest one once the buffer drains, so the final state always arrives.
+// StateSource gives the latest push frame of a store subscription, as a
+// head and a tail written back to back. When a congested connection skips
+// pushes for a subscription, it asks for the latest one once the buffer
+// drains, so the final state always arrives.
 type StateSource interface {
-	LatestPush() []byte
+	LatestPush() (head, tail []byte)
 }
 
 type frameKind uint8
@@ -32,10 +33,16 @@ const (
 	frameClose
 )
 
+// outFrame is one WebSocket message: data, then tail (usually nil). A
+// push is its subscriber's own head followed by a tail shared by every
+// subscriber of the same result, so the result is encoded once.
 type outFrame struct {
 	kind frameKind
 	data []byte
+	tail []byte
 }
+
+func (f *outFrame) size() int { return len(f.data) + len(f.tail) }
 
 type outbound struct {
 	mu       sync.Mutex
@@ -79,10 +86,14 @@ func (s *Session) enqueue(kind frameKind, data []byte) bool {
 
 // appendLocked queues a frame and starts the writer if it is idle.
 func (s *Session) appendLocked(kind frameKind, data []byte) {
+	s.appendPartsLocked(outFrame{kind: kind, data: data})
+}
+
+func (s *Session) appendPartsLocked(f outFrame) {
 	o := &s.out
-	o.queue = append(o.queue, outFrame{kind: kind, data: data})
-	o.queued += len(data)
-	s.srv.metrics.bytesQueued.Add(float64(len(data)))
+	o.queue = append(o.queue, f)
+	o.queued += f.size()
+	s.srv.metrics.bytesQueued.Add(float64(f.size()))
 	s.checkSlowLocked()
 	if !o.writing {
 		o.writing = true
@@ -91,10 +102,10 @@ func (s *Session) appendLocked(kind frameKind, data []byte) {
 	}
 }
 
-// PushState delivers a store subscription push. Above the high-water mark
-// the push is not queued: the subscription is marked dirty and src is asked
-// for its latest push once the buffer drains.
-func (s *Session) PushState(subscriptionID string, src StateSource, frame []byte) {
+// PushState delivers a store subscription push, written as head then tail.
+// Above the high-water mark the push is not queued: the subscription is
+// marked dirty and src is asked for its latest push once the buffer drains.
+func (s *Session) PushState(subscriptionID string, src StateSource, head, tail []byte) {
 	o := &s.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -113,7 +124,7 @@ func (s *Session) PushState(subscriptionID string, src StateSource, frame []byte
 		return
 	}
 	s.srv.metrics.pushesSent.Inc()
-	s.appendLocked(frameText, frame)
+	s.appendPartsLocked(outFrame{kind: frameText, data: head, tail: tail})
 }
 
 // PushEvent delivers a rules event push. Above the high-water mark it is
@@ -301,16 +312,19 @@ func (s *Session) writeLoop() {
 			}
 		}
 		for _, f := range batch[:last] {
-			_ = ws.WriteHeader(&headers, ws.Header{Fin: true, OpCode: opcodeOf(f.kind), Length: int64(len(f.data))})
+			_ = ws.WriteHeader(&headers, ws.Header{Fin: true, OpCode: opcodeOf(f.kind), Length: int64(f.size())})
 		}
 		hb := headers.Bytes()
 		for _, f := range batch[:last] {
-			n := ws.HeaderSize(ws.Header{Length: int64(len(f.data))})
+			n := ws.HeaderSize(ws.Header{Length: int64(f.size())})
 			bufs = append(bufs, hb[:n:n], f.data)
+			if len(f.tail) > 0 {
+				bufs = append(bufs, f.tail)
+			}
 			hb = hb[n:]
 		}
 		for _, f := range batch {
-			size += len(f.data)
+			size += f.size()
 		}
 		_, err := bufs.WriteTo(s.nc)
 		closed := last < len(batch) || batch[last-1].kind == frameClose
@@ -322,7 +336,7 @@ func (s *Session) writeLoop() {
 			// Nothing more will be written: account for what is left.
 			rest := 0
 			for _, f := range o.queue {
-				rest += len(f.data)
+				rest += f.size()
 			}
 			o.queued -= rest
 			s.srv.metrics.bytesQueued.Sub(float64(rest))
@@ -349,10 +363,11 @@ func (s *Session) writeLoop() {
 func (s *Session) releaseSkippedLocked() {
 	o := &s.out
 	for _, id := range o.dirtyIDs {
-		if frame := o.dirty[id].LatestPush(); frame != nil {
-			o.queue = append(o.queue, outFrame{kind: frameText, data: frame})
-			o.queued += len(frame)
-			s.srv.metrics.bytesQueued.Add(float64(len(frame)))
+		if head, tail := o.dirty[id].LatestPush(); head != nil {
+			f := outFrame{kind: frameText, data: head, tail: tail}
+			o.queue = append(o.queue, f)
+			o.queued += f.size()
+			s.srv.metrics.bytesQueued.Add(float64(f.size()))
 			s.srv.metrics.pushesSent.Inc()
 		}
 	}

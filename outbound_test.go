@@ -14,11 +14,11 @@ import (
 
 type latest struct{ frame atomic.Pointer[[]byte] }
 
-func (l *latest) LatestPush() []byte {
+func (l *latest) LatestPush() (head, tail []byte) {
 	if p := l.frame.Load(); p != nil {
-		return *p
+		return *p, nil
 	}
-	return nil
+	return nil, nil
 }
 
 func (l *latest) set(s string) { b := []byte(s); l.frame.Store(&b) }
@@ -61,7 +61,7 @@ func readFrame(t *testing.T, c net.Conn) string {
 func TestPushesBelowHighWaterMarkAreSent(t *testing.T) {
 	s, c := pipeSession(t, 1000, 0.5)
 	src := &latest{}
-	s.PushState("sub-1", src, []byte(`{"a":1}`))
+	s.PushState("sub-1", src, []byte(`{"a":1}`), nil)
 	s.PushEvent("sub-2", []byte(`{"e":1}`))
 	if got := readFrame(t, c); got != `{"a":1}` {
 		t.Fatalf("first frame %s", got)
@@ -82,11 +82,11 @@ func TestCongestionCoalescesStateAndCountsDroppedEvents(t *testing.T) {
 	}
 	src := &latest{}
 	src.set(`{"state":1}`)
-	s.PushState("sub-1", src, []byte(`{"state":1}`))
+	s.PushState("sub-1", src, []byte(`{"state":1}`), nil)
 	src.set(`{"state":2}`)
-	s.PushState("sub-1", src, []byte(`{"state":2}`))
+	s.PushState("sub-1", src, []byte(`{"state":2}`), nil)
 	src.set(`{"state":3}`)
-	s.PushState("sub-1", src, []byte(`{"state":3}`))
+	s.PushState("sub-1", src, []byte(`{"state":3}`), nil)
 	for i := 0; i < 3; i++ {
 		s.PushEvent("sub-2", []byte(`{"event":true}`))
 	}
@@ -111,7 +111,7 @@ func TestCongestionCoalescesStateAndCountsDroppedEvents(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// After draining, pushes flow normally again.
-	s.PushState("sub-1", src, []byte(`{"state":4}`))
+	s.PushState("sub-1", src, []byte(`{"state":4}`), nil)
 	if got := readFrame(t, c); got != `{"state":4}` {
 		t.Fatalf("after drain %s", got)
 	}
@@ -122,7 +122,7 @@ func TestForgottenSubscriptionSendsNothing(t *testing.T) {
 	s.send([]byte(strings.Repeat("x", 600)))
 	src := &latest{}
 	src.set(`{"state":1}`)
-	s.PushState("sub-1", src, []byte(`{"state":1}`))
+	s.PushState("sub-1", src, []byte(`{"state":1}`), nil)
 	s.PushEvent("sub-2", []byte(`{}`))
 	s.ForgetSubscription("sub-1")
 	s.ForgetSubscription("sub-2")

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/noex-go/noex/store/live"
 )
 
 // Server is one running noex server. It owns every goroutine it starts.
@@ -35,6 +37,7 @@ type Server struct {
 
 	limiter *rateLimiter
 	workers *workerPool
+	live    *live.Engine // nil without a store
 
 	mu        sync.Mutex
 	started   bool
@@ -87,7 +90,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv.Mount(NamespaceServer, introspection{srv}, "server.stats", "server.connections")
 	if cfg.Store != nil {
-		srv.Mount(NamespaceStore, &storeService{st: cfg.Store}, storeOperations...)
+		engine, err := live.New(cfg.Store, live.Options{
+			Logger:   cfg.Logger,
+			OnChange: func(n int) { srv.metrics.woken.Observe(float64(n)) },
+		})
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		srv.live = engine
+		srv.metrics.registerLive(engine)
+		srv.Mount(NamespaceStore, &storeService{st: cfg.Store, live: engine}, append(storeOperations, liveOperations...)...)
 	}
 	return srv, nil
 }
@@ -106,6 +119,15 @@ func (srv *Server) Mount(namespaceWord string, svc Service, operations ...string
 	for _, op := range operations {
 		srv.knownTypes[op] = struct{}{}
 	}
+}
+
+// DefineQuery registers a query written in Go for store.subscribe (not
+// persisted: define it at every start). It needs a store.
+func (srv *Server) DefineQuery(name string, fn live.QueryFunc) error {
+	if srv.live == nil {
+		return errors.New("noex: DefineQuery needs Config.Store")
+	}
+	return srv.live.DefineQuery(name, fn)
 }
 
 // Config returns the effective configuration.
@@ -254,6 +276,9 @@ func (srv *Server) Stop(ctx context.Context, gracePeriod time.Duration) error {
 	srv.conns.Wait()
 	// 4. Release server-wide resources.
 	srv.workers.close()
+	if srv.live != nil {
+		srv.live.Close()
+	}
 	close(srv.bgStop)
 	srv.cancel()
 	srv.bg.Wait()

@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/noex-go/noex/internal/wire"
 	"github.com/noex-go/noex/store"
+	"github.com/noex-go/noex/store/live"
 )
 
 // storeService serves the store.* data and bucket-administration
 // operations (PROTOCOL.md §2 and §4.1–§4.5) over a *store.Store.
 type storeService struct {
-	st *store.Store
+	st    *store.Store
+	live  *live.Engine
+	conns sync.Map // *Session → *connSubs
 }
 
 // storeOperations are the operation names the store service answers.
@@ -26,25 +30,31 @@ var storeOperations = []string{
 }
 
 var knownStoreOp = func() map[string]bool {
-	m := make(map[string]bool, len(storeOperations))
-	for _, op := range storeOperations {
+	m := make(map[string]bool, len(storeOperations)+len(liveOperations))
+	for _, op := range append(append([]string(nil), storeOperations...), liveOperations...) {
 		m[op] = true
 	}
 	return m
 }()
 
 // Stats contributes the store object of server.stats.
-func (ss *storeService) Stats() any { return ss.st.Stats(nil) }
+func (ss *storeService) Stats() any { return ss.stats() }
 
-func (ss *storeService) Handle(_ context.Context, _ *Session, req *Request) (any, error) {
-	data, err := ss.handle(req)
+func (ss *storeService) stats() store.Stats {
+	st := ss.st.Stats(nil)
+	st.Queries.Defined, st.Queries.ActiveSubscriptions = ss.live.Counts()
+	return st
+}
+
+func (ss *storeService) Handle(_ context.Context, s *Session, req *Request) (any, error) {
+	data, err := ss.handle(s, req)
 	if err != nil {
 		return nil, storeError(err)
 	}
 	return data, nil
 }
 
-func (ss *storeService) handle(req *Request) (any, error) {
+func (ss *storeService) handle(s *Session, req *Request) (any, error) {
 	f := req.Fields
 	if !knownStoreOp[req.Type] {
 		return nil, UnknownOperation(NamespaceStore, req.Type)
@@ -57,7 +67,9 @@ func (ss *storeService) handle(req *Request) (any, error) {
 		}
 		return map[string]any{"count": len(names), "names": names}, nil
 	case "store.stats":
-		return ss.st.Stats(nil), nil
+		return ss.stats(), nil
+	case "store.subscribe", "store.unsubscribe", "store.defineQuery", "store.undefineQuery", "store.listQueries":
+		return ss.handleLive(s, req)
 	case "store.transaction":
 		return ss.transaction(f)
 	case "store.defineBucket", "store.dropBucket", "store.updateBucket", "store.getBucketSchema":
@@ -279,6 +291,8 @@ func storeError(err error) error {
 		nf  *store.ErrRecordNotFound
 		cf  *store.ErrConflict
 		ri  *store.ErrReferentialIntegrity
+		qnd *store.ErrQueryNotDefined
+		qex *store.ErrQueryExists
 	)
 	switch {
 	case errors.As(err, &we):
@@ -308,6 +322,10 @@ func storeError(err error) error {
 	case errors.As(err, &cf):
 		return &wire.Error{Code: wire.CodeConflict, Message: cf.Error(),
 			Details: map[string]any{"bucket": cf.Bucket, "key": cf.Key}}
+	case errors.As(err, &qnd):
+		return wire.NewError(wire.CodeQueryNotDefined, qnd.Error())
+	case errors.As(err, &qex):
+		return wire.NewError(wire.CodeAlreadyExists, qex.Error())
 	case errors.As(err, &ri):
 		details := map[string]any{"sourceBucket": ri.SourceBucket, "sourceField": ri.SourceField,
 			"targetBucket": ri.TargetBucket, "targetKey": ri.TargetKey}

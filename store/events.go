@@ -10,6 +10,9 @@ const (
 	EventInserted = "inserted"
 	EventUpdated  = "updated"
 	EventDeleted  = "deleted"
+	// eventDropped is published to OnDrop handlers only (STORE.md §13: a
+	// drop is not a record event).
+	eventDropped = "dropped"
 )
 
 // Event is one record change, published after its change set is durable.
@@ -44,6 +47,7 @@ type events struct {
 type handler struct {
 	pattern string
 	fn      func(Event)
+	drops   bool // an OnDrop handler
 }
 
 func (ev *events) init() {
@@ -78,9 +82,17 @@ func (ev *events) publish(ticket uint64, list []Event) {
 		if len(hs) == 0 {
 			break
 		}
+		if e.Type == eventDropped {
+			for _, h := range hs {
+				if h.drops {
+					safeCall(h.fn, e)
+				}
+			}
+			continue
+		}
 		topic := e.Topic()
 		for _, h := range hs {
-			if MatchTopic(h.pattern, topic) {
+			if !h.drops && MatchTopic(h.pattern, topic) {
 				safeCall(h.fn, e)
 			}
 		}
@@ -110,6 +122,22 @@ func (s *Store) On(pattern string, fn func(Event)) (off func()) {
 	ev.nextID++
 	id := ev.nextID
 	ev.handlers[id] = &handler{pattern: pattern, fn: fn}
+	ev.mu.Unlock()
+	return func() {
+		ev.mu.Lock()
+		delete(ev.handlers, id)
+		ev.mu.Unlock()
+	}
+}
+
+// OnDrop registers fn to run, in commit order, when a bucket is dropped;
+// it returns a function that removes it.
+func (s *Store) OnDrop(fn func(bucket string)) (off func()) {
+	ev := &s.events
+	ev.mu.Lock()
+	ev.nextID++
+	id := ev.nextID
+	ev.handlers[id] = &handler{drops: true, fn: func(e Event) { fn(e.Bucket) }}
 	ev.mu.Unlock()
 	return func() {
 		ev.mu.Lock()

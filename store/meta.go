@@ -11,14 +11,19 @@ import (
 // procedures) persist small definitions through the store's commit log, so
 // they are as durable as bucket definitions and recovered with them.
 
-// SetMeta durably stores value under name. check, when given, runs under
-// the write lock before anything changes; its error aborts the write.
-func (s *Store) SetMeta(name string, value []byte, check func() error) error {
+// SetMeta durably stores value under name.
+func (s *Store) SetMeta(name string, value []byte) error {
+	return s.SetMetaFunc(name, func() ([]byte, error) { return value, nil })
+}
+
+// SetMetaFunc durably stores the value build returns under name. build
+// runs under the store's write lock, so it can check and reserve what the
+// value stands for atomically with the write; its error aborts it.
+func (s *Store) SetMetaFunc(name string, build func() ([]byte, error)) error {
 	return s.commit(func() (*pending, error) {
-		if check != nil {
-			if err := check(); err != nil {
-				return nil, err
-			}
+		value, err := build()
+		if err != nil {
+			return nil, err
 		}
 		p := newPending()
 		p.add(storage.Op{Kind: storage.OpSetMeta, Bucket: name, Value: append([]byte(nil), value...)}, nil, nil)

@@ -382,7 +382,8 @@ func (s *Store) DropBucket(name string) (bool, error) {
 		}
 		found = true
 		p := newPending()
-		p.add(storage.Op{Kind: storage.OpDropBucket, BucketID: b.id, Bucket: name}, nil, nil)
+		p.add(storage.Op{Kind: storage.OpDropBucket, BucketID: b.id, Bucket: name}, nil,
+			&Event{Type: eventDropped, Bucket: name})
 		return p, nil
 	})
 	return found, err

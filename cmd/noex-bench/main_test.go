@@ -57,8 +57,9 @@ func TestIdleAnswersPings(t *testing.T) {
 	if res.Connected != 20 || res.Failed != 0 {
 		t.Fatalf("connected %d, failed %d (%v); want 20, 0", res.Connected, res.Failed, res.Failures)
 	}
-	// 100 ms interval over ≥ 700 ms: several pings per connection.
-	if res.PingsReceived < 20*3 || res.PongsSent != res.PingsReceived {
+	// 100 ms interval over ≥ 700 ms: several pings per connection, all
+	// answered but for at most one per connection arriving as it closes.
+	if res.PingsReceived < 20*3 || res.PongsSent > res.PingsReceived || res.PongsSent < res.PingsReceived-20 {
 		t.Fatalf("pings %d, pongs %d; want ≥ 60 pings, all answered", res.PingsReceived, res.PongsSent)
 	}
 	if res.UnexpectedCloses != 0 || res.ErrorFrames != 0 {
