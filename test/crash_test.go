@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -245,4 +246,40 @@ func TestDataDirInUse(t *testing.T) {
 		t.Fatalf("first server stopped serving: %v", err)
 	}
 	c.conn.Close()
+}
+
+// TestPersistenceModes: the default keeps data in ./data across a
+// restart; --persistence memory writes nothing to disk and keeps nothing.
+func TestPersistenceModes(t *testing.T) {
+	run := func(args ...string) (*proc, *wsClient) {
+		port := freePort(t)
+		p := start(t, port, append([]string{"--host", "127.0.0.1", "--port", p2s(port)}, args...))
+		c, err := dialWS(port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, c
+	}
+	p, c := run("--persistence", "memory")
+	c.mustCall(t, map[string]any{"type": "store.defineBucket", "name": "m", "config": map[string]any{"key": "id", "schema": map[string]any{"id": map[string]any{"type": "string"}}}})
+	c.mustCall(t, map[string]any{"type": "store.insert", "bucket": "m", "data": map[string]any{"id": "x"}})
+	if entries, _ := os.ReadDir(p.cmd.Dir); len(entries) != 0 {
+		t.Fatalf("memory persistence wrote %v", entries)
+	}
+	if _, _, code := p.signal(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+
+	dataDir := t.TempDir()
+	p, c = run("--data-dir", dataDir)
+	c.mustCall(t, map[string]any{"type": "store.defineBucket", "name": "d", "config": map[string]any{"key": "id", "schema": map[string]any{"id": map[string]any{"type": "string"}}}})
+	c.mustCall(t, map[string]any{"type": "store.insert", "bucket": "d", "data": map[string]any{"id": "kept"}})
+	if _, _, code := p.signal(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	_, c = run("--data-dir", dataDir)
+	got := c.mustCall(t, map[string]any{"type": "store.get", "bucket": "d", "key": "kept"})
+	if got == nil {
+		t.Fatal("a record written before a graceful restart is gone")
+	}
 }
