@@ -3,6 +3,8 @@
 //
 //	noex-bench idle   -url ws://127.0.0.1:8080/ -n 10000 -duration 60s -sources 127.0.0.1,127.0.0.2
 //	noex-bench accept -url ws://127.0.0.1:8080/ -n 20000 -concurrency 64
+//	noex-bench fanout -url ws://127.0.0.1:8080/ -subscribers 10000 -writes 50 -interval 100ms
+//	noex-bench params -url ws://127.0.0.1:8080/ -subscriptions 100000 -per-connection 100
 //
 // Every run is bounded in connections, requests and time, and stops by
 // itself. It only connects to loopback addresses: it is a tool for
@@ -35,6 +37,8 @@ type mode struct {
 var modes = []mode{
 	{"idle", "open N connections that stay idle, answering every server ping", runIdle},
 	{"accept", "measure the rate of new connections (dial, handshake, welcome, close)", runAccept},
+	{"fanout", "N connections subscribe to one query; time each write's push to every subscriber", runFanout},
+	{"params", "many subscriptions with distinct params; time the one push each write causes", runParams},
 }
 
 func main() {
