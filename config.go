@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/noex-go/noex/rules"
 	"github.com/noex-go/noex/store"
 )
 
@@ -17,6 +18,9 @@ type Config struct {
 	// Store serves the store.* namespace; nil leaves every store operation
 	// unknown. The caller opens and closes it.
 	Store *store.Store
+	// Rules serves the rules.* namespace; nil answers RULES_NOT_AVAILABLE.
+	// OpenRules wires an engine to the store. The caller stops it.
+	Rules *rules.Engine
 
 	// Name is reported by server.stats.
 	Name string

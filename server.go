@@ -102,6 +102,9 @@ func New(cfg Config) (*Server, error) {
 		srv.metrics.registerLive(engine)
 		srv.Mount(NamespaceStore, &storeService{st: cfg.Store, live: engine}, append(storeOperations, liveOperations...)...)
 	}
+	if cfg.Rules != nil {
+		srv.Mount(NamespaceRules, &rulesService{eng: cfg.Rules}, rulesOperations...)
+	}
 	return srv, nil
 }
 

@@ -19,7 +19,7 @@ func TestWriteBanner(t *testing.T) {
   URL:          ws://0.0.0.0:8080
   Persistence:  file (./data)
   Auth:         disabled
-  Rules:        disabled (not available in this build)
+  Rules:        enabled
   Audit:        disabled
   Error details: exposed
   Origins:      any
@@ -53,7 +53,7 @@ func TestWriteBanner(t *testing.T) {
   URL:          ws://0.0.0.0:1
   Persistence:  memory
   Auth:         disabled
-  Rules:        disabled (not available in this build)
+  Rules:        enabled
   Audit:        disabled
   Error details: exposed
   Origins:      none (only clients that send no Origin)

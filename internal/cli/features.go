@@ -9,7 +9,7 @@ package cli
 const (
 	identityAvailable = false
 	auditAvailable    = false
-	rulesAvailable    = false
+	rulesAvailable    = true
 )
 
 // unavailable lists what the settings ask for that this build lacks.

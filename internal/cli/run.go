@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/noex-go/noex"
+	"github.com/noex-go/noex/rules"
 	"github.com/noex-go/noex/storage"
 	"github.com/noex-go/noex/store"
 )
@@ -98,6 +100,20 @@ func Serve(ctx context.Context, s Settings, stdout, stderr io.Writer) int {
 	}()
 	cfg := s.ServerConfig(logger)
 	cfg.Store = st
+	if s.Rules && rulesAvailable {
+		rt, err := noex.OpenRules(st, rules.Options{Logger: logger})
+		if err != nil {
+			return Report(stderr, err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := rt.Stop(ctx); err != nil {
+				fmt.Fprintf(stderr, "Error: stopping the rule engine: %s\n", err)
+			}
+		}()
+		cfg.Rules = rt.Engine
+	}
 	srv, err := noex.New(cfg)
 	if err != nil {
 		return Report(stderr, err)

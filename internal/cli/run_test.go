@@ -165,7 +165,7 @@ func TestRunServesUntilSignalled(t *testing.T) {
 	for _, want := range []string{
 		"noex-server v" + noex.Version + "\n",
 		"  Persistence:  memory\n",
-		"  Rules:        disabled (not available in this build)\n",
+		"  Rules:        enabled\n",
 		"  Metrics:      http://" + hostPort + "/metrics",
 	} {
 		if !strings.Contains(out, want) {

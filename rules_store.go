@@ -1,0 +1,156 @@
+package noex
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/noex-go/noex/rules"
+	"github.com/noex-go/noex/store"
+)
+
+// The rules engine next to the store: its rules, facts, timers and groups
+// persist through the store's durable commit log (meta entries), store
+// changes reach it as events (RULES.md §19), and rules can write the store
+// through call_service actions on the "store" service.
+
+const (
+	metaRule  = "rule:"
+	metaFact  = "fact:"
+	metaTimer = "timer:"
+	metaGroup = "rulegroup:"
+)
+
+// rulesPersister implements rules.Persister and rules.GroupPersister over
+// the store's meta entries; every call is a durable write.
+type rulesPersister struct{ st *store.Store }
+
+func (p rulesPersister) set(prefix, id string, v []byte) error { return p.st.SetMeta(prefix+id, v) }
+func (p rulesPersister) del(prefix, id string) error {
+	_, err := p.st.DeleteMeta(prefix + id)
+	return err
+}
+
+func (p rulesPersister) SaveRule(id string, def []byte) error    { return p.set(metaRule, id, def) }
+func (p rulesPersister) DeleteRule(id string) error              { return p.del(metaRule, id) }
+func (p rulesPersister) SaveFact(key string, value []byte) error { return p.set(metaFact, key, value) }
+func (p rulesPersister) DeleteFact(key string) error             { return p.del(metaFact, key) }
+func (p rulesPersister) SaveTimer(name string, state []byte) error {
+	return p.set(metaTimer, name, state)
+}
+func (p rulesPersister) DeleteTimer(name string) error         { return p.del(metaTimer, name) }
+func (p rulesPersister) SaveGroup(id string, def []byte) error { return p.set(metaGroup, id, def) }
+func (p rulesPersister) DeleteGroup(id string) error           { return p.del(metaGroup, id) }
+
+func rulesSnapshot(st *store.Store) *rules.Snapshot {
+	load := func(prefix string) map[string][]byte {
+		out := map[string][]byte{}
+		for _, m := range st.MetaWithPrefix(prefix) {
+			out[strings.TrimPrefix(m.Name, prefix)] = m.Value
+		}
+		return out
+	}
+	return &rules.Snapshot{Rules: load(metaRule), Groups: load(metaGroup), Facts: load(metaFact), Timers: load(metaTimer)}
+}
+
+// RulesRuntime is a rules engine wired to a store.
+type RulesRuntime struct {
+	Engine   *rules.Engine
+	unbridge func()
+}
+
+// Stop disconnects the engine from the store and stops it.
+func (r *RulesRuntime) Stop(ctx context.Context) error {
+	r.unbridge()
+	return r.Engine.Stop(ctx)
+}
+
+// OpenRules starts a rules engine whose state persists in st (restored
+// from it now: a timer that came due while the server was down fires
+// once), which receives st's record changes as events, and whose rules can
+// call the "store" service (insert, update, delete, get). opts.Persister,
+// opts.Restore and the "store" service are filled in.
+func OpenRules(st *store.Store, opts rules.Options) (*RulesRuntime, error) {
+	opts.Persister = rulesPersister{st: st}
+	opts.Restore = rulesSnapshot(st)
+	services := map[string]rules.Service{"store": storeRulesService(st)}
+	for name, svc := range opts.Services {
+		services[name] = svc
+	}
+	opts.Services = services
+	eng, err := rules.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	off := eng.Bridge(func(handler func(topic string, data map[string]any)) func() {
+		return st.On("bucket.*", func(ev store.Event) {
+			handler(ev.Topic(), rules.StoreEventData(ev.Type, ev.Bucket, ev.Key, ev.Record, ev.OldRecord, ev.NewRecord))
+		})
+	}, rules.BridgeOptions{})
+	return &RulesRuntime{Engine: eng, unbridge: off}, nil
+}
+
+// storeRulesService lets rules write the store: call_service with service
+// "store" and method insert(bucket, data), update(bucket, key, changes),
+// delete(bucket, key) or get(bucket, key).
+func storeRulesService(st *store.Store) rules.Service {
+	bucketArg := func(args []any, n int) (string, error) {
+		if len(args) < n {
+			return "", fmt.Errorf("store service: expected %d arguments, got %d", n, len(args))
+		}
+		b, ok := args[0].(string)
+		if !ok || b == "" {
+			return "", fmt.Errorf("store service: the first argument must be a bucket name")
+		}
+		return b, nil
+	}
+	record := func(v any) (store.Record, error) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("store service: expected an object")
+		}
+		return m, nil
+	}
+	return rules.Service{
+		"insert": func(_ context.Context, args []any) (any, error) {
+			b, err := bucketArg(args, 2)
+			if err != nil {
+				return nil, err
+			}
+			data, err := record(args[1])
+			if err != nil {
+				return nil, err
+			}
+			return st.Insert(b, data)
+		},
+		"update": func(_ context.Context, args []any) (any, error) {
+			b, err := bucketArg(args, 3)
+			if err != nil {
+				return nil, err
+			}
+			data, err := record(args[2])
+			if err != nil {
+				return nil, err
+			}
+			return st.Update(b, args[1], data)
+		},
+		"delete": func(_ context.Context, args []any) (any, error) {
+			b, err := bucketArg(args, 2)
+			if err != nil {
+				return nil, err
+			}
+			return nil, st.Delete(b, args[1])
+		},
+		"get": func(_ context.Context, args []any) (any, error) {
+			b, err := bucketArg(args, 2)
+			if err != nil {
+				return nil, err
+			}
+			d, err := st.Get(b, args[1])
+			if err != nil {
+				return nil, err
+			}
+			return d.Record(), nil
+		},
+	}
+}
