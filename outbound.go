@@ -31,6 +31,9 @@ const (
 	frameText frameKind = iota
 	framePong
 	frameClose
+	// frameRaw is the unwritten rest of frames a partial inline write left
+	// behind: already framed, written as is.
+	frameRaw
 )
 
 // outFrame is one WebSocket message: data, then tail (usually nil). A
@@ -79,25 +82,40 @@ func (s *Session) enqueue(kind frameKind, data []byte) bool {
 		o.mu.Unlock()
 		return false
 	}
-	s.appendLocked(kind, data)
+	start := s.appendLocked(kind, data)
 	o.mu.Unlock()
+	if start {
+		s.flush()
+	}
 	return true
 }
 
-// appendLocked queues a frame and starts the writer if it is idle.
-func (s *Session) appendLocked(kind frameKind, data []byte) {
-	s.appendPartsLocked(outFrame{kind: kind, data: data})
+// appendLocked queues a frame. It reports true when no writer is running:
+// the caller must then call flush once it has released the lock.
+func (s *Session) appendLocked(kind frameKind, data []byte) (start bool) {
+	return s.appendPartsLocked(outFrame{kind: kind, data: data})
 }
 
-func (s *Session) appendPartsLocked(f outFrame) {
+func (s *Session) appendPartsLocked(f outFrame) (start bool) {
 	o := &s.out
 	o.queue = append(o.queue, f)
 	o.queued += f.size()
 	s.srv.metrics.bytesQueued.Add(float64(f.size()))
 	s.checkSlowLocked()
-	if !o.writing {
-		o.writing = true
-		o.writers.Add(1)
+	if o.writing {
+		return false
+	}
+	o.writing = true
+	o.writers.Add(1)
+	return true
+}
+
+// flush writes what is queued, on the calling goroutine if the socket takes
+// it all at once (the common case: no goroutine to start, no hand-off),
+// otherwise by starting the writer goroutine for the rest. Call it after
+// appendLocked reported start, without the lock held.
+func (s *Session) flush() {
+	if s.raw == nil || !s.writeInline() {
 		go s.writeLoop()
 	}
 }
@@ -108,9 +126,18 @@ func (s *Session) appendPartsLocked(f outFrame) {
 func (s *Session) PushState(subscriptionID string, src StateSource, head, tail []byte) {
 	o := &s.out
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closing {
+	if s.pushStateLocked(subscriptionID, src, head, tail) {
+		o.mu.Unlock()
+		s.flush()
 		return
+	}
+	o.mu.Unlock()
+}
+
+func (s *Session) pushStateLocked(subscriptionID string, src StateSource, head, tail []byte) (start bool) {
+	o := &s.out
+	if o.closing {
+		return false
 	}
 	if o.queued >= s.hwm() {
 		if o.dirty == nil {
@@ -121,10 +148,10 @@ func (s *Session) PushState(subscriptionID string, src StateSource, head, tail [
 		}
 		o.dirty[subscriptionID] = src
 		s.srv.metrics.pushesCoalesced.Inc()
-		return
+		return false
 	}
 	s.srv.metrics.pushesSent.Inc()
-	s.appendPartsLocked(outFrame{kind: frameText, data: head, tail: tail})
+	return s.appendPartsLocked(outFrame{kind: frameText, data: head, tail: tail})
 }
 
 // PushEvent delivers a rules event push. Above the high-water mark it is
@@ -132,9 +159,18 @@ func (s *Session) PushState(subscriptionID string, src StateSource, head, tail [
 func (s *Session) PushEvent(subscriptionID string, frame []byte) {
 	o := &s.out
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closing {
+	if s.pushEventLocked(subscriptionID, frame) {
+		o.mu.Unlock()
+		s.flush()
 		return
+	}
+	o.mu.Unlock()
+}
+
+func (s *Session) pushEventLocked(subscriptionID string, frame []byte) (start bool) {
+	o := &s.out
+	if o.closing {
+		return false
 	}
 	if o.queued >= s.hwm() {
 		if o.dropped == nil {
@@ -145,10 +181,10 @@ func (s *Session) PushEvent(subscriptionID string, frame []byte) {
 		}
 		o.dropped[subscriptionID]++
 		s.srv.metrics.pushesDropped.Inc()
-		return
+		return false
 	}
 	s.srv.metrics.pushesSent.Inc()
-	s.appendLocked(frameText, frame)
+	return s.appendLocked(frameText, frame)
 }
 
 // ForgetSubscription drops any pending coalesced state or drop count of a
@@ -247,7 +283,7 @@ func (s *Session) closeWith(code int, reason string) {
 		o.mu.Unlock()
 		return
 	}
-	s.appendLocked(frameClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+	start := s.appendLocked(frameClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 	o.closing = true
 	if o.slowTimer != nil {
 		o.slowTimer.Stop()
@@ -262,6 +298,9 @@ func (s *Session) closeWith(code int, reason string) {
 	deadline := time.Now().Add(closeWait)
 	_ = s.nc.SetWriteDeadline(deadline)
 	_ = s.nc.SetReadDeadline(deadline)
+	if start {
+		s.flush()
+	}
 }
 
 // stopAccepting marks the queue closed without a close frame (the peer is
@@ -311,18 +350,7 @@ func (s *Session) writeLoop() {
 				break
 			}
 		}
-		for _, f := range batch[:last] {
-			_ = ws.WriteHeader(&headers, ws.Header{Fin: true, OpCode: opcodeOf(f.kind), Length: int64(f.size())})
-		}
-		hb := headers.Bytes()
-		for _, f := range batch[:last] {
-			n := ws.HeaderSize(ws.Header{Length: int64(f.size())})
-			bufs = append(bufs, hb[:n:n], f.data)
-			if len(f.tail) > 0 {
-				bufs = append(bufs, f.tail)
-			}
-			hb = hb[n:]
-		}
+		bufs = appendFrames(bufs, &headers, batch[:last])
 		for _, f := range batch {
 			size += f.size()
 		}
@@ -389,4 +417,30 @@ func opcodeOf(k frameKind) ws.OpCode {
 	default:
 		return ws.OpText
 	}
+}
+
+// appendFrames adds each frame's WebSocket header and parts to bufs
+// (headers are written into hdrs, which must not grow while bufs is in
+// use: it is reset and sized first).
+func appendFrames(bufs net.Buffers, hdrs *bytes.Buffer, frames []outFrame) net.Buffers {
+	hdrs.Reset()
+	hdrs.Grow(len(frames) * ws.MaxHeaderSize)
+	for _, f := range frames {
+		if f.kind != frameRaw {
+			_ = ws.WriteHeader(hdrs, ws.Header{Fin: true, OpCode: opcodeOf(f.kind), Length: int64(f.size())})
+		}
+	}
+	hb := hdrs.Bytes()
+	for _, f := range frames {
+		if f.kind != frameRaw {
+			n := ws.HeaderSize(ws.Header{Length: int64(f.size())})
+			bufs = append(bufs, hb[:n:n])
+			hb = hb[n:]
+		}
+		bufs = append(bufs, f.data)
+		if len(f.tail) > 0 {
+			bufs = append(bufs, f.tail)
+		}
+	}
+	return bufs
 }

@@ -1,6 +1,7 @@
 package noex
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -251,4 +252,61 @@ func TestSubscriptionLimits(t *testing.T) {
 	if got := srv.NextSubscriptionID(); got != "sub-2" {
 		t.Fatalf("second id %s", got)
 	}
+}
+
+// TestInlineWritesKeepFramesIntact sends many frames over a real socket
+// whose reader pauses, so inline writes go partial and hand their rest to
+// the writer: every frame must arrive whole and in order.
+func TestInlineWritesKeepFramesIntact(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	serverEnd := <-accepted
+	defer serverEnd.Close()
+	s := newSession(srv, serverEnd, 1, "127.0.0.1")
+	if s.raw == nil {
+		t.Fatal("a TCP connection must allow inline writes")
+	}
+	const n = 3000
+	pad := strings.Repeat("p", 7000)
+	go func() {
+		for i := 0; i < n; i++ {
+			s.send([]byte(fmt.Sprintf(`{"seq":%d,"pad":"%s"}`, i, pad)))
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // let the socket fill up
+	for i := 0; i < n; i++ {
+		got := readFrame(t, client)
+		want := fmt.Sprintf(`{"seq":%d,`, i)
+		if !strings.HasPrefix(got, want) || len(got) != len(want)+len(pad)+9 {
+			t.Fatalf("frame %d: %.40s… (%d bytes)", i, got, len(got))
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.QueuedBytes() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still queued", s.QueuedBytes())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	serverEnd.Close()
+	s.out.writers.Wait()
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -25,6 +26,7 @@ type Session struct {
 	id          uint64
 	idStr       string
 	nc          net.Conn
+	raw         syscall.RawConn // nil when nc has no file descriptor
 	remoteAddr  string
 	connectedAt int64
 	out         outbound
@@ -51,7 +53,7 @@ type Session struct {
 }
 
 func newSession(srv *Server, nc net.Conn, id uint64, remote string) *Session {
-	return &Session{
+	s := &Session{
 		srv:         srv,
 		id:          id,
 		idStr:       "conn-" + strconv.FormatUint(id, 10),
@@ -60,6 +62,8 @@ func newSession(srv *Server, nc net.Conn, id uint64, remote string) *Session {
 		connectedAt: time.Now().UnixMilli(),
 		done:        make(chan struct{}),
 	}
+	s.initRaw()
+	return s
 }
 
 // ID is the connection id, "conn-<n>".
