@@ -283,3 +283,30 @@ func TestPersistenceModes(t *testing.T) {
 		t.Fatal("a record written before a graceful restart is gone")
 	}
 }
+
+// TestRulesSwitch: the binary runs the rule engine by default; --no-rules
+// answers every rules.* request RULES_NOT_AVAILABLE.
+func TestRulesSwitch(t *testing.T) {
+	port := freePort(t)
+	start(t, port, []string{"--host", "127.0.0.1", "--port", p2s(port), "--persistence", "memory"})
+	c, err := dialWS(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mustCall(t, map[string]any{"type": "rules.setFact", "key": "a", "value": 1})
+	if v := c.mustCall(t, map[string]any{"type": "rules.getFact", "key": "a"}); v != float64(1) {
+		t.Fatalf("getFact %v", v)
+	}
+	port2 := freePort(t)
+	start(t, port2, []string{"--host", "127.0.0.1", "--port", p2s(port2), "--persistence", "memory", "--no-rules"})
+	c2, err := dialWS(port2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"rules.setFact", "rules.nope"} {
+		m, err := c2.call(map[string]any{"type": typ})
+		if err != nil || m["code"] != "RULES_NOT_AVAILABLE" || m["message"] != "Rule engine is not configured" {
+			t.Fatalf("%s with --no-rules: %v %v", typ, m, err)
+		}
+	}
+}
