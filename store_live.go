@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/noex-go/noex/internal/wire"
 	"github.com/noex-go/noex/store"
@@ -28,11 +29,14 @@ type connSubs struct {
 // storeSub is one store subscription of one connection. It is the sink of
 // its live subscription and the state source of its coalesced pushes.
 type storeSub struct {
-	id   string
-	s    *Session
-	svc  *storeService
-	sub  *live.Subscription
-	head []byte // {"type":"push","channel":"subscription","subscriptionId":"<id>"
+	id  string
+	s   *Session
+	svc *storeService
+	sub *live.Subscription
+	// head is {"type":"push","channel":"subscription","subscriptionId":"<id>",
+	// built at the first push and kept for the next ones: many
+	// subscriptions never get a push, and then cost nothing for it.
+	head atomic.Pointer[[]byte]
 }
 
 func pushHead(id string) []byte {
@@ -42,10 +46,22 @@ func pushHead(id string) []byte {
 	return append(head, b...)
 }
 
+// frameHead returns the subscription's push frame head.
+func (ss *storeSub) frameHead() []byte {
+	if h := ss.head.Load(); h != nil {
+		return *h
+	}
+	h := pushHead(ss.id)
+	if !ss.head.CompareAndSwap(nil, &h) {
+		return *ss.head.Load() // built meanwhile: the same bytes
+	}
+	return h
+}
+
 // Deliver queues a new result for this subscriber: its own head, then the
 // tail shared by every subscriber of the result.
 func (ss *storeSub) Deliver(_ *live.Subscription, r *live.Result) {
-	ss.s.PushState(ss.id, ss, ss.head, r.PushTail())
+	ss.s.PushState(ss.id, ss, ss.frameHead(), r.PushTail())
 }
 
 // End removes the subscription and tells the client why, with a final push
@@ -72,7 +88,7 @@ func (ss *storeSub) LatestPush() (head, tail []byte) {
 	if r == nil {
 		return nil, nil
 	}
-	return ss.head, r.PushTail()
+	return ss.frameHead(), r.PushTail()
 }
 
 func (svc *storeService) conn(s *Session) *connSubs {
@@ -197,7 +213,7 @@ func (svc *storeService) subscribe(s *Session, req *Request) (any, error) {
 		}
 	}
 	id := s.srv.NextSubscriptionID()
-	ss := &storeSub{id: id, s: s, svc: svc, head: pushHead(id)}
+	ss := &storeSub{id: id, s: s, svc: svc}
 	sub, initial, err := svc.live.Subscribe(name, params, ss)
 	if err != nil {
 		return nil, err

@@ -14,19 +14,34 @@ import (
 	"github.com/noex-go/noex/store"
 )
 
-// nextPush reads frames until a push for subID arrives.
+// nextPush returns the next push for subID; frames for other
+// subscriptions are kept for later reads, in order.
 func (c *client) nextPush(subID string, timeout time.Duration) map[string]any {
 	c.t.Helper()
+	isMine := func(b []byte) (map[string]any, bool) {
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		return m, m["type"] == "push" && m["subscriptionId"] == subID
+	}
+	for i, b := range c.backlog {
+		if m, ok := isMine(b); ok {
+			c.backlog = append(c.backlog[:i:i], c.backlog[i+1:]...)
+			return m
+		}
+	}
 	deadline := time.Now().Add(timeout)
 	for {
-		b, err := c.readRaw(time.Until(deadline))
+		b, err := c.readWire(time.Until(deadline))
 		if err != nil {
 			c.t.Fatalf("waiting for a push on %s: %v", subID, err)
 		}
+		if m, ok := isMine(b); ok {
+			return m
+		}
 		var m map[string]any
 		_ = json.Unmarshal(b, &m)
-		if m["type"] == "push" && m["subscriptionId"] == subID {
-			return m
+		if m["type"] != "ping" && len(c.backlog) < 10000 {
+			c.backlog = append(c.backlog, b)
 		}
 	}
 }

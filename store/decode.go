@@ -28,6 +28,10 @@ func decodeValue(data []byte) (any, error) {
 	return v, nil
 }
 
+// DecodeJSONFast decodes one JSON document into generic values, as
+// json.Unmarshal into an interface would, without reflection.
+func DecodeJSONFast(data []byte) (any, error) { return decodeValue(data) }
+
 // decodeObject decodes a JSON object.
 func decodeObject(data []byte) (map[string]any, error) {
 	v, err := decodeValue(data)

@@ -27,8 +27,15 @@ type DeclarativeQuery struct {
 	// Bucket is the bucket the query reads.
 	Bucket string
 	filter json.RawMessage // nil: every record
-	shape  QueryShape
-	config json.RawMessage // as supplied
+	// tmpl is filter decoded once (key order kept); each evaluation only
+	// interpolates and compiles it. Read only: compiled filters share its
+	// parts. When it has no placeholder, fixed holds it compiled (nil when
+	// empty) and isFixed is set.
+	tmpl    any
+	fixed   *Filter
+	isFixed bool
+	shape   QueryShape
+	config  json.RawMessage // as supplied
 
 	// EqField is the first top-level plain equality of the filter, which
 	// decides which instances a change can affect: an instance depends only
@@ -59,10 +66,24 @@ func ParseDeclarativeQuery(config json.RawMessage) (*DeclarativeQuery, error) {
 		return nil, &ErrBucketNotDefined{Bucket: "undefined"}
 	}
 	if raw, ok := parts["filter"]; ok && !isJSONNull(raw) {
-		if err := ValidateQueryFilter(raw); err != nil {
+		tmpl, err := decodeFilterTemplate(raw)
+		if err != nil {
 			return nil, err
 		}
-		q.filter = raw
+		if err := validateTemplate(tmpl); err != nil {
+			return nil, err
+		}
+		q.filter, q.tmpl = raw, tmpl
+		if !hasPlaceholder(tmpl) {
+			f, err := compileFilter(tmpl)
+			if err != nil {
+				return nil, err
+			}
+			if !f.IsEmpty() {
+				q.fixed = f
+			}
+			q.isFixed = true
+		}
 		q.findEquality()
 	}
 	if raw, ok := parts["sort"]; ok && !isJSONNull(raw) {
@@ -180,6 +201,10 @@ func (q *DeclarativeQuery) EqValueFor(params any) (value any, present bool, othe
 	}
 	m, _ := params.(map[string]any)
 	v, ok := m[q.EqParam]
+	return eqValueOf(v, ok)
+}
+
+func eqValueOf(v any, ok bool) (value any, present bool, other bool) {
 	if !ok {
 		return nil, false, false
 	}
@@ -189,14 +214,133 @@ func (q *DeclarativeQuery) EqValueFor(params any) (value any, present bool, othe
 	return normKey(v), true, false
 }
 
+// EqValueForJSON is EqValueFor with the params given as their JSON (empty:
+// no params).
+func (q *DeclarativeQuery) EqValueForJSON(params []byte) (value any, present bool, other bool, err error) {
+	if q.EqParam == "" {
+		return q.EqConst, true, false, nil
+	}
+	var buf [8]paramEntry
+	entries, err := decodeParamEntries(params, buf[:0])
+	if err != nil {
+		return nil, false, false, err
+	}
+	v, ok := lookupParam(entries, q.EqParam)
+	value, present, other = eqValueOf(v, ok)
+	return value, present, other, nil
+}
+
+// paramEntry is one top-level entry of a params object.
+type paramEntry struct {
+	name  string
+	value any
+}
+
+// decodeParamEntries appends the entries of params, a JSON object, to out,
+// without building a map: params decoded from JSON for one evaluation are
+// only looked up by the placeholders. Params that are not an object (or
+// empty: none) have no entries, as a params value that is not a
+// map[string]any has none for RunDeclarative.
+func decodeParamEntries(params []byte, out []paramEntry) ([]paramEntry, error) {
+	if len(params) == 0 {
+		return out, nil
+	}
+	d := decoder{data: params}
+	d.space()
+	if d.i == len(d.data) || d.data[d.i] != '{' {
+		_, err := decodeValue(params) // still valid JSON
+		return out, err
+	}
+	d.i++
+	d.space()
+	if d.i < len(d.data) && d.data[d.i] == '}' {
+		d.i++
+	} else {
+		for {
+			d.space()
+			if d.i >= len(d.data) || d.data[d.i] != '"' {
+				return out, d.fail("expected a key")
+			}
+			k, err := d.string()
+			if err != nil {
+				return out, err
+			}
+			d.space()
+			if d.i >= len(d.data) || d.data[d.i] != ':' {
+				return out, d.fail("expected ':'")
+			}
+			d.i++
+			d.space()
+			v, err := d.value(1)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, paramEntry{name: k.(string), value: v})
+			d.space()
+			if d.i >= len(d.data) {
+				return out, d.fail("unexpected end")
+			}
+			if d.data[d.i] == '}' {
+				d.i++
+				break
+			}
+			if d.data[d.i] != ',' {
+				return out, d.fail("expected ',' or '}'")
+			}
+			d.i++
+		}
+	}
+	d.space()
+	if d.i != len(d.data) {
+		return out, d.fail("trailing data")
+	}
+	return out, nil
+}
+
+// lookupParam finds a parameter; of duplicate names the last counts, as
+// when decoding into a map.
+func lookupParam(entries []paramEntry, name string) (any, bool) {
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].name == name {
+			return entries[i].value, true
+		}
+	}
+	return nil, false
+}
+
 // RunDeclarative evaluates q with params against the current state and
 // returns the encoded result; hasValue is false when the result is "no
 // value" (a min/max aggregate over nothing numeric).
 func (s *Store) RunDeclarative(q *DeclarativeQuery, params any) (data []byte, hasValue bool, err error) {
 	m, _ := params.(map[string]any)
+	return s.runDeclarative(q, func(name string) (any, bool) {
+		v, ok := m[name]
+		return v, ok
+	})
+}
+
+// RunDeclarativeJSON is RunDeclarative with the params given as their JSON
+// (empty: no params), decoded only as far as the filter needs them: not at
+// all when it has no placeholder, and without building a map otherwise.
+func (s *Store) RunDeclarativeJSON(q *DeclarativeQuery, params []byte) (data []byte, hasValue bool, err error) {
+	var entries []paramEntry
+	var buf [8]paramEntry
+	if !q.isFixed && q.tmpl != nil {
+		if entries, err = decodeParamEntries(params, buf[:0]); err != nil {
+			return nil, false, err
+		}
+	}
+	return s.runDeclarative(q, func(name string) (any, bool) { return lookupParam(entries, name) })
+}
+
+// runDeclarative evaluates q, looking its parameters up with param.
+func (s *Store) runDeclarative(q *DeclarativeQuery, param func(name string) (any, bool)) (data []byte, hasValue bool, err error) {
 	var filter *Filter
-	if q.filter != nil {
-		if filter, err = CompileQueryFilter(q.filter, m); err != nil {
+	switch {
+	case q.isFixed:
+		filter = q.fixed
+	case q.tmpl != nil:
+		if filter, err = compileTemplate(q.tmpl, param); err != nil {
 			return nil, false, err
 		}
 		if filter.IsEmpty() {
@@ -319,3 +463,6 @@ func (c *QueryContext) Aggregate(bucket, fn, field string, f *Filter) (float64, 
 
 // EncodeResult encodes a query result as the store encodes records.
 func EncodeResult(v any) ([]byte, error) { return encodeJSON(v) }
+
+// AppendResult appends the encoding of v, as EncodeResult makes it, to b.
+func AppendResult(b []byte, v any) ([]byte, error) { return appendJSON(b, v) }

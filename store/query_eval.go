@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -87,11 +88,99 @@ func CompileQueryFilter(raw json.RawMessage, params map[string]any) (*Filter, er
 	if len(raw) == 0 {
 		return &Filter{}, nil
 	}
+	v, err := decodeFilterTemplate(raw)
+	if err != nil {
+		return nil, err
+	}
+	return compileTemplate(v, func(name string) (any, bool) {
+		pv, ok := params[name]
+		return pv, ok
+	})
+}
+
+// decodeFilterTemplate decodes a filter template, keeping key order.
+func decodeFilterTemplate(raw json.RawMessage) (any, error) {
 	v, err := decodeOrdered(raw)
 	if err != nil {
 		return nil, &FilterError{Message: "Invalid filter: " + err.Error()}
 	}
-	return compileFilter(Interpolate(v, params))
+	return v, nil
+}
+
+// compileTemplate interpolates a decoded filter template with the params
+// that param looks up and compiles it. The template is only read: the
+// parts without a placeholder are shared with it rather than copied
+// (compiling never modifies them).
+func compileTemplate(tmpl any, param func(name string) (any, bool)) (*Filter, error) {
+	v, _ := interpolateShared(tmpl, func(name string) any {
+		if pv, ok := param(name); ok {
+			return pv
+		}
+		return Absent
+	})
+	return compileFilter(v)
+}
+
+// interpolateShared is interpolate that copies only the containers on the
+// way to a placeholder; changed reports whether there was one.
+func interpolateShared(v any, resolve func(name string) any) (out any, changed bool) {
+	switch x := v.(type) {
+	case string:
+		if name, ok := placeholderName(x); ok {
+			return resolve(name), true
+		}
+		return x, false
+	case []any:
+		var arr []any
+		for i, e := range x {
+			if ne, ch := interpolateShared(e, resolve); ch {
+				if arr == nil {
+					arr = slices.Clone(x)
+				}
+				arr[i] = ne
+			}
+		}
+		if arr == nil {
+			return x, false
+		}
+		return arr, true
+	case map[string]any:
+		var m map[string]any
+		for k, e := range x {
+			if ne, ch := interpolateShared(e, resolve); ch {
+				if m == nil {
+					m = maps.Clone(x)
+				}
+				m[k] = ne
+			}
+		}
+		if m == nil {
+			return x, false
+		}
+		return m, true
+	case *jsonObject:
+		var obj *jsonObject
+		for k, e := range x.vals {
+			if ne, ch := interpolateShared(e, resolve); ch {
+				if obj == nil {
+					obj = &jsonObject{keys: x.keys, vals: maps.Clone(x.vals)}
+				}
+				obj.vals[k] = ne
+			}
+		}
+		if obj == nil {
+			return x, false
+		}
+		return obj, true
+	}
+	return v, false
+}
+
+// hasPlaceholder reports whether a decoded filter template holds a
+// {{ params.<name> }} placeholder anywhere.
+func hasPlaceholder(v any) bool {
+	_, changed := interpolateShared(v, func(string) any { return placeholderValue{} })
+	return changed
 }
 
 // ValidateQueryFilter checks a declarative query's filter template when
@@ -101,11 +190,15 @@ func ValidateQueryFilter(raw json.RawMessage) error {
 	if len(raw) == 0 {
 		return nil
 	}
-	v, err := decodeOrdered(raw)
+	v, err := decodeFilterTemplate(raw)
 	if err != nil {
-		return &FilterError{Message: "Invalid filter: " + err.Error()}
+		return err
 	}
-	_, err = compileFilter(interpolate(v, func(string) any { return placeholderValue{} }))
+	return validateTemplate(v)
+}
+
+func validateTemplate(tmpl any) error {
+	_, err := compileFilter(interpolate(tmpl, func(string) any { return placeholderValue{} }))
 	return err
 }
 

@@ -51,6 +51,11 @@ func (r *Result) PushTail() []byte {
 	return r.tail
 }
 
+// emptyList is the result "[]", common to every instance whose query
+// matches nothing: shared rather than kept once per instance (a Result is
+// immutable once stored).
+var emptyList = &Result{Data: []byte("[]"), HasValue: true}
+
 func (r *Result) same(o *Result) bool {
 	return r != nil && o != nil && r.HasValue == o.HasValue && bytes.Equal(r.Data, o.Data)
 }
@@ -90,10 +95,13 @@ type Engine struct {
 	order    []string
 	seq      uint64
 	byBucket map[string]map[*query]struct{}
-	// Go-function instances by what their last evaluation read.
+	// Go-function instances by what their last evaluation read, and what
+	// each read (kept here rather than in every instance).
 	bucketDeps map[string]map[*instance]struct{}
 	recordDeps map[string]map[any]map[*instance]struct{}
+	deps       map[*instance]*store.Deps
 	subs       int
+	changeSeq  uint64 // numbers the changes onChange sees
 	queue      []*instance
 	cond       *sync.Cond
 	closed     bool
@@ -112,23 +120,29 @@ type query struct {
 	instances map[string]*instance
 	// For declarative queries with a parameterized equality: instances by
 	// the value they filter on, those whose parameter is absent, and those
-	// with a non-scalar parameter (always woken).
-	byValue map[any]map[*instance]struct{}
-	absent  map[*instance]struct{}
-	other   map[*instance]struct{}
+	// with a non-scalar parameter (always woken). instance.eqIdx is an
+	// instance's position in its list.
+	byValue map[any][]*instance
+	absent  []*instance
+	other   []*instance
 }
 
 type instance struct {
-	q      *query
-	key    string
-	params any
-	subs   map[*Subscription]struct{}
-	eqVal  any
-	eqKind eqKind
+	q *query
+	// key is the canonical JSON of the params ("" for none): equal params
+	// share an instance, and each evaluation decodes its params from it
+	// (the decoded value is not kept).
+	key string
+	// eqVal and eqKind place the instance in q's equality index; they are
+	// computed once, when it is created.
+	eqVal any
 
 	// guarded by Engine.mu
+	subs                   []*Subscription // Subscription.idx is the position
+	eqIdx                  int32           // position in q.byValue[eqVal], q.absent or q.other
+	eqKind                 eqKind
 	queued, running, dirty bool
-	deps                   *store.Deps // Go-function queries: last evaluation's reads
+	woken                  uint64 // the last change (Engine.changeSeq) that woke it
 
 	// deliver serializes evaluation and delivery for this instance, so a
 	// subscriber never receives an older result after a newer one.
@@ -152,9 +166,12 @@ type Subscription struct {
 	inst *instance
 	sink Sink
 	// guarded by inst.deliver
-	active  bool
 	initial *Result
-	ended   atomic.Bool
+	// guarded by Engine.mu: the position in inst.subs
+	idx   int32
+	ended atomic.Bool
+	// guarded by inst.deliver
+	active bool
 }
 
 // Latest returns the subscription's current result (for backpressure:
@@ -192,6 +209,7 @@ func New(st *store.Store, opts Options) (*Engine, error) {
 		byBucket:   make(map[string]map[*query]struct{}),
 		bucketDeps: make(map[string]map[*instance]struct{}),
 		recordDeps: make(map[string]map[any]map[*instance]struct{}),
+		deps:       make(map[*instance]*store.Deps),
 	}
 	e.cond = sync.NewCond(&e.mu)
 	type loaded struct {
@@ -252,9 +270,7 @@ func (e *Engine) addQuery(q *query) {
 		}
 		set[q] = struct{}{}
 		if q.decl.EqParam != "" {
-			q.byValue = make(map[any]map[*instance]struct{})
-			q.absent = make(map[*instance]struct{})
-			q.other = make(map[*instance]struct{})
+			q.byValue = make(map[any][]*instance)
 		}
 	}
 }
@@ -357,7 +373,7 @@ func (e *Engine) Undefine(name string) (bool, error) {
 func (e *Engine) detachAllLocked(q *query) []*Subscription {
 	var ended []*Subscription
 	for _, inst := range q.instances {
-		for sub := range inst.subs {
+		for _, sub := range inst.subs {
 			if sub.ended.CompareAndSwap(false, true) {
 				ended = append(ended, sub)
 				e.subs--
@@ -399,17 +415,33 @@ func (e *Engine) Counts() (defined, subscriptions int) {
 // Evaluations is how many query evaluations the engine has run.
 func (e *Engine) Evaluations() int64 { return e.evals.Load() }
 
-// paramsKey is the canonical form of params: equal params share an
-// instance.
+// paramsKey is the canonical form of params, their JSON with object keys
+// sorted: equal params share an instance.
 func paramsKey(params any) (string, error) {
 	if params == nil {
 		return "", nil
 	}
-	b, err := store.EncodeResult(params)
+	bp := keyBufs.Get().(*[]byte)
+	b, err := store.AppendResult((*bp)[:0], params)
+	key := string(b) // copy before the buffer goes back to the pool
+	if err == nil && cap(b) <= 64<<10 {
+		*bp = b[:0]
+	}
+	keyBufs.Put(bp)
 	if err != nil {
 		return "", err
 	}
-	return string(b), nil
+	return key, nil
+}
+
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// decodeParams returns the params whose canonical form is key.
+func decodeParams(key string) (any, error) {
+	if key == "" {
+		return nil, nil
+	}
+	return store.DecodeJSONFast([]byte(key))
 }
 
 // Subscribe adds a subscriber to the instance of (name, params) and
@@ -429,12 +461,15 @@ func (e *Engine) Subscribe(name string, params any, sink Sink) (*Subscription, *
 	}
 	inst := q.instances[key]
 	if inst == nil {
-		inst = &instance{q: q, key: key, params: params, subs: make(map[*Subscription]struct{})}
+		inst = &instance{q: q, key: key}
+		if err := e.indexInstanceLocked(inst); err != nil {
+			e.mu.Unlock()
+			return nil, nil, err
+		}
 		q.instances[key] = inst
-		e.indexInstanceLocked(inst)
 	}
-	sub := &Subscription{inst: inst, sink: sink}
-	inst.subs[sub] = struct{}{}
+	sub := &Subscription{inst: inst, sink: sink, idx: int32(len(inst.subs))}
+	inst.subs = append(inst.subs, sub)
 	e.subs++
 	// A change already queued for this instance must be in the initial
 	// result (a client that wrote and then subscribes sees its write).
@@ -479,38 +514,63 @@ func (e *Engine) cancel(sub *Subscription) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	inst := sub.inst
-	if _, ok := inst.subs[sub]; ok {
-		delete(inst.subs, sub)
+	if i := int(sub.idx); i < len(inst.subs) && inst.subs[i] == sub {
+		last := len(inst.subs) - 1
+		moved := inst.subs[last]
+		inst.subs[i], moved.idx = moved, int32(i)
+		inst.subs[last] = nil
+		inst.subs = inst.subs[:last]
 		e.subs--
 		if len(inst.subs) == 0 {
+			inst.subs = nil
 			e.removeInstanceLocked(inst)
 		}
 	}
 	return true
 }
 
-func (e *Engine) indexInstanceLocked(inst *instance) {
+// indexInstanceLocked places a new instance of a query with a
+// parameterized equality in the query's equality index, by its params as
+// evaluations see them (decoded from its key).
+func (e *Engine) indexInstanceLocked(inst *instance) error {
 	q := inst.q
-	if q.decl == nil || q.decl.EqParam == "" {
-		return
+	if q.byValue == nil {
+		return nil
 	}
-	v, present, other := q.decl.EqValueFor(inst.params)
+	v, present, other, err := q.decl.EqValueForJSON([]byte(inst.key))
+	if err != nil {
+		return err
+	}
 	switch {
 	case other:
-		inst.eqKind = eqOther
-		q.other[inst] = struct{}{}
+		inst.eqKind, inst.eqIdx = eqOther, int32(len(q.other))
+		q.other = append(q.other, inst)
 	case !present:
-		inst.eqKind = eqAbsent
-		q.absent[inst] = struct{}{}
+		inst.eqKind, inst.eqIdx = eqAbsent, int32(len(q.absent))
+		q.absent = append(q.absent, inst)
 	default:
-		inst.eqKind, inst.eqVal = eqValue, v
-		set := q.byValue[v]
-		if set == nil {
-			set = make(map[*instance]struct{}, 1)
-			q.byValue[v] = set
-		}
-		set[inst] = struct{}{}
+		list := q.byValue[v]
+		inst.eqKind, inst.eqVal, inst.eqIdx = eqValue, v, int32(len(list))
+		q.byValue[v] = append(list, inst)
 	}
+	return nil
+}
+
+// removeFrom removes inst from list, where it is at inst.eqIdx, moving
+// the last instance into its place.
+func removeFrom(list []*instance, inst *instance) []*instance {
+	i := int(inst.eqIdx)
+	if i >= len(list) || list[i] != inst {
+		return list // not there
+	}
+	last := len(list) - 1
+	moved := list[last]
+	list[i], moved.eqIdx = moved, int32(i)
+	list[last] = nil
+	if last == 0 {
+		return nil
+	}
+	return list[:last]
 }
 
 func (e *Engine) removeInstanceLocked(inst *instance) {
@@ -520,17 +580,17 @@ func (e *Engine) removeInstanceLocked(inst *instance) {
 	}
 	switch inst.eqKind {
 	case eqOther:
-		delete(q.other, inst)
+		q.other = removeFrom(q.other, inst)
 	case eqAbsent:
-		delete(q.absent, inst)
+		q.absent = removeFrom(q.absent, inst)
 	case eqValue:
-		if set := q.byValue[inst.eqVal]; set != nil {
-			delete(set, inst)
-			if len(set) == 0 {
-				delete(q.byValue, inst.eqVal)
-			}
+		if list := removeFrom(q.byValue[inst.eqVal], inst); list == nil {
+			delete(q.byValue, inst.eqVal)
+		} else {
+			q.byValue[inst.eqVal] = list
 		}
 	}
+	inst.eqKind = eqNone // removed once only
 	e.setDepsLocked(inst, nil)
 }
 
@@ -540,7 +600,13 @@ func (e *Engine) onChange(ev store.Event) {
 	e.changes.Add(1)
 	woken := 0
 	e.mu.Lock()
+	e.changeSeq++
+	seq := e.changeSeq
 	wake := func(inst *instance) {
+		if inst.woken == seq {
+			return // already woken by this change (an update's old and new record)
+		}
+		inst.woken = seq
 		woken++
 		inst.dirty = true
 		if !inst.queued && !inst.running {
@@ -573,16 +639,16 @@ func (e *Engine) onChange(ev store.Event) {
 			}
 			switch {
 			case !has:
-				for inst := range q.absent {
+				for _, inst := range q.absent {
 					wake(inst)
 				}
 			case store.IsScalar(v):
-				for inst := range q.byValue[normKey(v)] {
+				for _, inst := range q.byValue[normKey(v)] {
 					wake(inst)
 				}
 			}
 		}
-		for inst := range q.other {
+		for _, inst := range q.other {
 			wake(inst)
 		}
 	}
@@ -616,7 +682,7 @@ func (e *Engine) onDrop(bucket string) {
 		ended = append(ended, e.detachAllLocked(q)...)
 	}
 	for inst := range e.bucketDeps[bucket] {
-		for sub := range inst.subs {
+		for _, sub := range inst.subs {
 			if sub.ended.CompareAndSwap(false, true) {
 				ended = append(ended, sub)
 				e.subs--
@@ -668,44 +734,50 @@ func (e *Engine) evaluator() {
 	}
 }
 
-// evaluateLocked runs the query of inst (inst.deliver held), and if the
-// result changed, stores it and delivers it to every active subscriber.
+// evaluateLocked runs the query of inst (inst.deliver held) with its params
+// decoded from inst.key, and if the result changed, stores it and delivers
+// it to every active subscriber.
 func (e *Engine) evaluateLocked(inst *instance) error {
 	e.evals.Add(1)
-	r := &Result{}
+	var data []byte
+	var has bool
 	q := inst.q
-	var deps *store.Deps
 	if q.decl != nil {
-		data, has, err := e.st.RunDeclarative(q.decl, inst.params)
+		var err error
+		if data, has, err = e.st.RunDeclarativeJSON(q.decl, []byte(inst.key)); err != nil {
+			return err
+		}
+	} else {
+		params, err := decodeParams(inst.key)
 		if err != nil {
 			return err
 		}
-		r.Data, r.HasValue = data, has
-	} else {
 		ctx := e.st.NewQueryContext()
-		v, err := runFunc(q.fn, ctx, inst.params)
+		v, err := runFunc(q.fn, ctx, params)
 		d := ctx.Deps()
-		deps = &d
 		e.mu.Lock()
-		e.setDepsLocked(inst, deps)
+		e.setDepsLocked(inst, &d)
 		e.mu.Unlock()
 		if err != nil {
 			return err
 		}
-		if r.Data, err = store.EncodeResult(v); err != nil {
+		if data, err = store.EncodeResult(v); err != nil {
 			return err
 		}
-		r.HasValue = true
+		has = true
 	}
-	if old := inst.latest.Load(); old != nil && old.same(r) {
+	if old := inst.latest.Load(); old != nil && old.HasValue == has && bytes.Equal(old.Data, data) {
 		return nil
 	}
-	inst.latest.Store(r)
-	e.mu.Lock()
-	subs := make([]*Subscription, 0, len(inst.subs))
-	for sub := range inst.subs {
-		subs = append(subs, sub)
+	r := emptyList
+	if !has || string(data) != "[]" {
+		r = &Result{Data: data, HasValue: has}
 	}
+	inst.latest.Store(r)
+	// Most instances have one subscriber or a few: no allocation for them.
+	var buf [8]*Subscription
+	e.mu.Lock()
+	subs := append(buf[:0], inst.subs...)
 	e.mu.Unlock()
 	for _, sub := range subs {
 		if sub.active && !sub.ended.Load() {
@@ -726,7 +798,7 @@ func runFunc(fn QueryFunc, ctx *store.QueryContext, params any) (v any, err erro
 
 // setDepsLocked replaces what a Go-function instance depends on.
 func (e *Engine) setDepsLocked(inst *instance, deps *store.Deps) {
-	if old := inst.deps; old != nil {
+	if old := e.deps[inst]; old != nil {
 		for b := range old.Buckets {
 			delete(e.bucketDeps[b], inst)
 		}
@@ -741,10 +813,11 @@ func (e *Engine) setDepsLocked(inst *instance, deps *store.Deps) {
 			}
 		}
 	}
-	inst.deps = deps
 	if deps == nil || inst.q.instances[inst.key] != inst {
-		return // a removed instance depends on nothing
+		delete(e.deps, inst) // a removed instance depends on nothing
+		return
 	}
+	e.deps[inst] = deps
 	for b := range deps.Buckets {
 		set := e.bucketDeps[b]
 		if set == nil {
