@@ -83,6 +83,17 @@ func defaultNamespaces() []*namespace {
 	}
 }
 
+// operationSet turns lists of operation names into a lookup set.
+func operationSet(lists ...[]string) map[string]bool {
+	m := make(map[string]bool)
+	for _, list := range lists {
+		for _, op := range list {
+			m[op] = true
+		}
+	}
+	return m
+}
+
 // UnknownOperation is the error for a name that no available namespace
 // knows (§1.12).
 func UnknownOperation(namespaceWord, typ string) *wire.Error {

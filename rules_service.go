@@ -51,13 +51,7 @@ func decodeObjectField(raw json.RawMessage) (map[string]any, error) {
 	return m, nil
 }
 
-var knownRulesOp = func() map[string]bool {
-	m := make(map[string]bool, len(rulesOperations))
-	for _, op := range rulesOperations {
-		m[op] = true
-	}
-	return m
-}()
+var knownRulesOp = operationSet(rulesOperations)
 
 func (rs *rulesService) handle(ctx context.Context, s *Session, req *Request) (any, error) {
 	f := req.Fields

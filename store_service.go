@@ -29,13 +29,7 @@ var storeOperations = []string{
 	"store.getBucketSchema",
 }
 
-var knownStoreOp = func() map[string]bool {
-	m := make(map[string]bool, len(storeOperations)+len(liveOperations))
-	for _, op := range append(append([]string(nil), storeOperations...), liveOperations...) {
-		m[op] = true
-	}
-	return m
-}()
+var knownStoreOp = operationSet(storeOperations, liveOperations)
 
 // Stats contributes the store object of server.stats.
 func (ss *storeService) Stats() any { return ss.stats() }
