@@ -194,3 +194,38 @@ func TestRulesSurviveRestart(t *testing.T) {
 		t.Fatalf("fact after restart: %v", v)
 	}
 }
+
+// TestTimerDueDuringDowntimeFiresOnceOnStart: a timer persisted through the
+// store's log that comes due while the server is stopped fires once when
+// it starts again; its event triggers a rule.
+func TestTimerDueDuringDowntimeFiresOnceOnStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, stop := startRulesServer(t, dir)
+	c, _ := dial(t, srv)
+	mustOK(t, c, map[string]any{"id": 1, "type": "rules.registerRule", "rule": jsonValue(t, `{"id":"on-timer","name":"count timer firings",
+		"trigger":{"type":"event","topic":"reminder.due"},
+		"actions":[{"type":"set_fact","key":"fired:${event.n}","value":true}]}`)})
+	mustOK(t, c, map[string]any{"id": 2, "type": "rules.registerRule", "rule": jsonValue(t, `{"id":"arm","name":"arm a timer",
+		"trigger":{"type":"event","topic":"arm"},
+		"actions":[{"type":"set_timer","timer":{"name":"reminder","duration":"300ms","onExpire":{"topic":"reminder.due","data":{"n":1}}}}]}`)})
+	mustOK(t, c, map[string]any{"id": 3, "type": "rules.emit", "topic": "arm"})
+	if st := mustOK(t, c, map[string]any{"id": 4, "type": "rules.stats"}).(map[string]any); st["timersCount"] != float64(1) {
+		t.Fatalf("timer not set: %v", st)
+	}
+	stop() // before it fires
+	time.Sleep(500 * time.Millisecond)
+	srv2, _ := startRulesServer(t, dir)
+	c2, _ := dial(t, srv2)
+	waitFor(t, func() bool {
+		return c2.request(map[string]any{"id": 5, "type": "rules.getFact", "key": "fired:1"})["data"] == true
+	})
+	time.Sleep(200 * time.Millisecond)
+	facts := mustOK(t, c2, map[string]any{"id": 6, "type": "rules.queryFacts", "pattern": "fired:*"}).([]any)
+	if len(facts) != 1 || facts[0].(map[string]any)["version"] != float64(1) {
+		t.Fatalf("the timer fired %v", facts)
+	}
+	if st := mustOK(t, c2, map[string]any{"id": 7, "type": "rules.stats"}).(map[string]any); st["timersCount"] != float64(0) {
+		t.Fatalf("timer still pending after firing: %v", st)
+	}
+}
