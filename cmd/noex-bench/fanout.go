@@ -149,8 +149,9 @@ type subReaders struct {
 func (sr *subReaders) since() int64 { return int64(time.Since(sr.epoch)) }
 
 // loop reads r until it ends; onPush gets every subscription push with its
-// arrival time. It runs on its own goroutine (sr.wg).
-func (sr *subReaders) loop(r *rconn, onPush func(id, data []byte, at int64)) {
+// arrival time, onAnswer (when not nil) every result or error frame. It
+// runs on its own goroutine (sr.wg).
+func (sr *subReaders) loop(r *rconn, onPush func(id, data []byte, at int64), onAnswer func(p []byte)) {
 	defer sr.wg.Done()
 	defer r.c.nc.Close()
 	for {
@@ -187,6 +188,10 @@ func (sr *subReaders) loop(r *rconn, onPush func(id, data []byte, at int64)) {
 				return
 			}
 			sr.pings.Add(1)
+		case classAnswer:
+			if onAnswer != nil {
+				onAnswer(p)
+			}
 		}
 	}
 }
@@ -325,7 +330,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if seq > s.maxSeq.Load() {
 				s.maxSeq.Store(seq)
 			}
-		})
+		}, nil)
 		return nil
 	})
 	res.SetupSeconds = time.Since(setupStart).Seconds()

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/gobwas/ws"
 )
 
 // params: many subscriptions to one parametrised query, each with its own
@@ -185,48 +183,9 @@ func (pr *paramsRun) onPush(pc *paramConn, id, data []byte, at int64) {
 
 // loop is the reader of one connection: subscribe answers, pushes, pings.
 func (pr *paramsRun) loop(pc *paramConn) {
-	sr := pr.sr
-	defer sr.wg.Done()
-	r := pc.r
-	defer r.c.nc.Close()
-	for {
-		op, p, err := r.readFrame()
-		if err != nil {
-			if !sr.stopping.Load() {
-				sr.unexpected.add(errorClass(err))
-			}
-			return
-		}
-		at := sr.since()
-		if op != ws.OpText {
-			if op == ws.OpClose && sr.stopping.Load() {
-				if drainEOF(r) == nil {
-					sr.clean.Add(1)
-				}
-				return
-			}
-			if err := r.handleControl(op, p); err != nil {
-				sr.unexpected.add(errorClass(err))
-				return
-			}
-			continue
-		}
-		switch classify(p) {
-		case classPush:
-			if id, data, ok := parsePush(p); ok {
-				sr.pushes.Add(1)
-				pr.onPush(pc, id, data, at)
-			}
-		case classPing:
-			if err := r.answerPing(p); err != nil && !errors.Is(err, errCloseSent) {
-				sr.unexpected.add("pong write: " + errorClass(err))
-				return
-			}
-			sr.pings.Add(1)
-		case classAnswer:
-			pr.onAnswer(pc, p)
-		}
-	}
+	pr.sr.loop(pc.r,
+		func(id, data []byte, at int64) { pr.onPush(pc, id, data, at) },
+		func(p []byte) { pr.onAnswer(pc, p) })
 }
 
 // pausePhase announces a phase on stderr and waits for d, SIGUSR1 or the
