@@ -36,6 +36,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	limiter *rateLimiter
+	auth    *authMode // nil without auth
 	workers *workerPool
 	live    *live.Engine // nil without a store
 
@@ -89,6 +90,10 @@ func New(cfg Config) (*Server, error) {
 		srv.limiter = newRateLimiter(*cfg.RateLimit, func() int64 { return time.Now().UnixMilli() })
 	}
 	srv.Mount(NamespaceServer, introspection{srv}, "server.stats", "server.connections")
+	if cfg.Auth != nil {
+		srv.auth = newAuthMode(cfg.Auth)
+		srv.Mount(NamespaceAuth, authService{srv}, authOperations...)
+	}
 	if cfg.Store != nil {
 		engine, err := live.New(cfg.Store, live.Options{
 			Logger:   cfg.Logger,
@@ -236,6 +241,18 @@ func (srv *Server) IsRunning() bool {
 // first call to finish.
 func (srv *Server) Stop(ctx context.Context, gracePeriod time.Duration) error {
 	srv.mu.Lock()
+	if !srv.started && !srv.stopping {
+		// Never started: release what New started (query evaluators).
+		srv.stopping = true
+		srv.mu.Unlock()
+		srv.workers.close()
+		if srv.live != nil {
+			srv.live.Close()
+		}
+		srv.cancel()
+		close(srv.stopped)
+		return nil
+	}
 	if srv.stopping || !srv.started {
 		wasStopping := srv.stopping
 		srv.mu.Unlock()
@@ -328,7 +345,7 @@ func (srv *Server) exposeDetails() bool { return !srv.cfg.HideErrorDetails }
 
 // requiresAuth is the welcome frame's flag; true once an auth mode is
 // configured (PROTOCOL.md §1.4).
-func (srv *Server) requiresAuth() bool { return false }
+func (srv *Server) requiresAuth() bool { return srv.auth != nil && srv.auth.gate.Required }
 
 // ConnectionCount is the number of registered connections.
 func (srv *Server) ConnectionCount() int { return srv.registry.count() }
@@ -338,7 +355,7 @@ func (srv *Server) Connections() []ConnectionInfo {
 	list := srv.registry.list()
 	out := make([]ConnectionInfo, len(list))
 	for i, s := range list {
-		out[i] = s.Info()
+		out[i] = srv.connectionInfo(s)
 	}
 	return out
 }
