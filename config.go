@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/noex-go/noex/auth"
 	"github.com/noex-go/noex/rules"
 	"github.com/noex-go/noex/store"
 )
@@ -21,6 +22,10 @@ type Config struct {
 	// Rules serves the rules.* namespace; nil answers RULES_NOT_AVAILABLE.
 	// OpenRules wires an engine to the store. The caller stops it.
 	Rules *rules.Engine
+
+	// Auth enables external-token authentication and the access gate
+	// (PROTOCOL.md §6.1, §6.4); nil is mode "none".
+	Auth *AuthConfig
 
 	// Name is reported by server.stats.
 	Name string
@@ -59,6 +64,29 @@ type Config struct {
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// AuthConfig is external-token mode (PROTOCOL.md §6.1): the embedding
+// application validates tokens; auth.login binds the result to the
+// connection and the access gate checks every request.
+type AuthConfig struct {
+	// Validator turns an auth.login token into an auth context (required);
+	// auth.JWTValidator is one.
+	Validator auth.Validator
+	// Required refuses unauthenticated requests; nil means true. Set it to
+	// new(false) to make logging in optional.
+	Required *bool
+	// Permissions are the declarative rules and/or custom check hook of
+	// §6.5, evaluated after the tier check for bound contexts; nil allows
+	// everything the tier check allows.
+	Permissions *auth.Permissions
+	// RevocationTTL is how long RevokeSession keeps a user id on the
+	// blacklist (revocation.blacklistTtlMs; default 1 h).
+	RevocationTTL time.Duration
+	// Now is the clock used for expiry checks (default time.Now).
+	Now func() time.Time
+}
+
+func (c *AuthConfig) required() bool { return c.Required == nil || *c.Required }
 
 // RateLimit is the sliding-window request limit of PROTOCOL.md §8.2.
 type RateLimit struct {
@@ -188,6 +216,12 @@ func (c Config) Validate() error {
 	}
 	if c.ConnectionLimits.MaxSubscriptionsPerConnection < 0 || c.ConnectionLimits.MaxTotalSubscriptions < 0 {
 		bad("Invalid connectionLimits: limits must be positive")
+	}
+	if c.Auth != nil && c.Auth.Validator == nil {
+		bad("Invalid auth: a Validator is required")
+	}
+	if c.Auth != nil && c.Auth.RevocationTTL < 0 {
+		bad("Invalid revocation.blacklistTtlMs: must not be negative")
 	}
 	if c.MaxConnectionsPerIP < 0 {
 		bad("Invalid maxConnectionsPerIp %d: must be a positive integer", c.MaxConnectionsPerIP)

@@ -155,6 +155,9 @@ func (srv *Server) pipeline(s *Session, req *Request) (data any, err error) {
 			data, err = nil, wire.NewError(wire.CodeInternal, wire.InternalMessage)
 		}
 	}()
+	if err := srv.gate(s, req); err != nil {
+		return nil, err
+	}
 	if srv.limiter != nil {
 		key := s.remoteAddr
 		if a := s.Auth(); a != nil {

@@ -55,9 +55,10 @@ func (srv *Server) wireStats() Stats {
 	st := Stats{
 		Name:             srv.cfg.Name,
 		RateLimitEnabled: srv.limiter != nil,
+		AuthEnabled:      srv.auth != nil,
 	}
 	for _, s := range srv.registry.list() {
-		info := s.Info()
+		info := srv.connectionInfo(s)
 		st.Connections.Active++
 		if info.Authenticated {
 			st.Connections.Authenticated++
