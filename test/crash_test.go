@@ -4,6 +4,9 @@ package test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -308,5 +311,51 @@ func TestRulesSwitch(t *testing.T) {
 		if err != nil || m["code"] != "RULES_NOT_AVAILABLE" || m["message"] != "Rule engine is not configured" {
 			t.Fatalf("%s with --no-rules: %v %v", typ, m, err)
 		}
+	}
+}
+
+// hs256 mints a JWT for the tests.
+func hs256(t *testing.T, secret string, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	signing := enc(map[string]string{"alg": "HS256", "typ": "JWT"}) + "." + enc(claims)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(signing))
+	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// TestJWTAuthFromTheCommandLine: the binary with --jwt-algorithm HS256 and
+// the secret in NOEX_JWT_SECRET requires a login; a valid token opens the
+// connection, a bad one does not.
+func TestJWTAuthFromTheCommandLine(t *testing.T) {
+	const secret = "test-secret-please-change"
+	port := freePort(t)
+	start(t, port, []string{"--host", "127.0.0.1", "--port", p2s(port), "--persistence", "memory",
+		"--jwt-algorithm", "HS256", "--jwt-issuer", "noex-tests"}, "NOEX_JWT_SECRET="+secret)
+	c, err := dialWS(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := c.call(map[string]any{"type": "store.buckets"}); m["code"] != "UNAUTHORIZED" {
+		t.Fatalf("unauthenticated request: %v", m)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	bad := hs256(t, "wrong", map[string]any{"sub": "u1", "iss": "noex-tests", "exp": exp, "roles": []string{"admin"}})
+	if m, _ := c.call(map[string]any{"type": "auth.login", "token": bad}); m["code"] != "UNAUTHORIZED" {
+		t.Fatalf("login with a bad signature: %v", m)
+	}
+	good := hs256(t, secret, map[string]any{"sub": "u1", "iss": "noex-tests", "exp": exp, "roles": []string{"admin"}})
+	if d := c.mustCall(t, map[string]any{"type": "auth.login", "token": good}).(map[string]any); d["userId"] != "u1" {
+		t.Fatalf("login: %v", d)
+	}
+	c.mustCall(t, map[string]any{"type": "store.buckets"})
+
+	// Misconfiguration is a start-up error.
+	_, stderr, code := runToEnd(t, []string{"--jwt-algorithm", "HS256", "--persistence", "memory"})
+	if code != 1 || !strings.Contains(stderr, "HS256 needs jwt.secret") {
+		t.Fatalf("HS256 without a secret: exit %d, %q", code, stderr)
 	}
 }

@@ -138,7 +138,7 @@ func WriteBanner(w io.Writer, s Settings, port int) {
 	fmt.Fprintln(w, VersionLine())
 	row("URL", url)
 	row("Persistence", persistenceState(s))
-	row("Auth", onOff(s.Auth, "built-in", "disabled"))
+	row("Auth", authState(s))
 	row("Rules", rulesState(s))
 	row("Audit", onOff(s.Audit, "enabled", "disabled"))
 	row("Error details", onOff(cfg.HideErrorDetails, "hidden", "exposed"))
@@ -193,4 +193,16 @@ func metricsState(cfg noex.Config, hostPort string) string {
 		addr = net.JoinHostPort("0.0.0.0", port)
 	}
 	return "http://" + addr + "/metrics (and /healthz, /readyz)"
+}
+
+func authState(s Settings) string {
+	switch {
+	case s.Auth:
+		return "built-in"
+	case s.JWT.Algorithm != "" && s.JWT.Optional:
+		return "jwt (" + s.JWT.Algorithm + ", optional)"
+	case s.JWT.Algorithm != "":
+		return "jwt (" + s.JWT.Algorithm + ")"
+	}
+	return "disabled"
 }

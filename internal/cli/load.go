@@ -81,6 +81,9 @@ func crossCheck(s Settings, given map[*setting]bool) []string {
 	if s.Auth && s.AdminSecret == "" {
 		problems = append(problems, "--admin-secret is required when --auth is enabled")
 	}
+	if s.Auth && s.JWT.Algorithm != "" {
+		problems = append(problems, "--auth (built-in identity) and JWT auth cannot both be on")
+	}
 	if s.Server.RateLimit != nil {
 		for _, member := range []string{"rateLimit.maxRequests", "rateLimit.windowMs"} {
 			if !given[lookupKey(member)] {

@@ -129,6 +129,12 @@ func TestEverySource(t *testing.T) {
 		"log-format":               {"json", `"json"`},
 		"log-level":                {"debug", `"debug"`},
 		"slow-consumer-timeout-ms": {"2500", `2500`},
+		"jwt-algorithm":            {"RS256", `"RS256"`},
+		"jwt-secret":               {"s3cret", `"s3cret"`},
+		"jwt-public-key-file":      {"/etc/noex/jwt.pem", `"/etc/noex/jwt.pem"`},
+		"jwt-issuer":               {"https://issuer.example", `"https://issuer.example"`},
+		"jwt-audience":             {"noex", `"noex"`},
+		"jwt-optional":             {"", `true`},
 	}
 	for i := range keys {
 		st := &keys[i]

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/noex-go/noex"
+	"github.com/noex-go/noex/auth"
 	"github.com/noex-go/noex/rules"
 	"github.com/noex-go/noex/storage"
 	"github.com/noex-go/noex/store"
@@ -100,6 +102,13 @@ func Serve(ctx context.Context, s Settings, stdout, stderr io.Writer) int {
 	}()
 	cfg := s.ServerConfig(logger)
 	cfg.Store = st
+	if s.JWT.Algorithm != "" {
+		a, err := jwtAuth(s.JWT)
+		if err != nil {
+			return Report(stderr, err)
+		}
+		cfg.Auth = a
+	}
 	if s.Rules && rulesAvailable {
 		rt, err := noex.OpenRules(st, rules.Options{Logger: logger})
 		if err != nil {
@@ -157,4 +166,29 @@ func Report(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "Fatal: %s\n", err)
 	}
 	return ExitError
+}
+
+// jwtAuth builds external-token auth from the JWT settings.
+func jwtAuth(j JWTSettings) (*noex.AuthConfig, error) {
+	switch {
+	case j.Algorithm == "HS256" && j.Secret == "":
+		return nil, errors.New("HS256 needs jwt.secret (--jwt-secret or NOEX_JWT_SECRET)")
+	case j.Algorithm != "HS256" && j.PublicKeyFile == "":
+		return nil, errors.New(j.Algorithm + " needs jwt.publicKeyFile (--jwt-public-key-file)")
+	}
+	jc := auth.JWTConfig{Algorithm: j.Algorithm, Secret: []byte(j.Secret), Issuer: j.Issuer,
+		Audience: j.Audience, UserIDClaim: j.UserIDClaim, RolesClaim: j.RolesClaim}
+	if j.PublicKeyFile != "" {
+		pem, err := os.ReadFile(j.PublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the JWT public key: %w", err)
+		}
+		jc.PublicKeyPEM = pem
+	}
+	v, err := auth.NewJWTValidator(jc)
+	if err != nil {
+		return nil, fmt.Errorf("JWT settings: %w", err)
+	}
+	required := !j.Optional
+	return &noex.AuthConfig{Validator: v, Required: &required}, nil
 }

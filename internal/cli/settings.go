@@ -55,6 +55,20 @@ type Settings struct {
 	// LogFormat is text or json; LogLevel is debug, info, warn or error.
 	LogFormat string
 	LogLevel  string
+	// JWT, when Algorithm is set, turns on external-token auth with JWTs.
+	JWT JWTSettings
+}
+
+// JWTSettings configure external-token auth with JSON Web Tokens.
+type JWTSettings struct {
+	Algorithm     string // HS256, RS256 or ES256
+	Secret        string // HS256
+	PublicKeyFile string // RS256, ES256: a PEM public key
+	Issuer        string
+	Audience      string
+	UserIDClaim   string
+	RolesClaim    string
+	Optional      bool // clients may stay anonymous (optional mode)
 }
 
 // DefaultSettings returns the settings of a run without flags, variables
