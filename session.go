@@ -8,16 +8,14 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/noex-go/noex/auth"
 )
 
 // AuthContext is the identity bound to a connection after a login
-// (PROTOCOL.md §6.2).
-type AuthContext struct {
-	UserID    string
-	Roles     []string
-	Metadata  map[string]any
-	ExpiresAt int64 // ms; 0 means no expiry
-}
+// (PROTOCOL.md §6.2). It is the access gate's own type, so checking a
+// request needs no conversion.
+type AuthContext = auth.Context
 
 // Session is one client connection as services see it: who is on the other
 // end, and how to push to it. Services never touch the socket.
