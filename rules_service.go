@@ -16,6 +16,9 @@ import (
 type rulesService struct {
 	eng   *rules.Engine
 	conns sync.Map // *Session → *ruleSubs
+	// hideInternal keeps the engine's own text of unexpected failures
+	// from clients (exposeErrorDetails = false).
+	hideInternal bool
 }
 
 var rulesOperations = []string{
@@ -38,7 +41,7 @@ type ruleSubs struct {
 func (rs *rulesService) Handle(ctx context.Context, s *Session, req *Request) (any, error) {
 	data, err := rs.handle(ctx, s, req)
 	if err != nil {
-		return nil, rulesError(err)
+		return nil, rulesError(err, rs.hideInternal)
 	}
 	return data, nil
 }
@@ -296,7 +299,7 @@ func (rs *rulesService) conn(s *Session) *ruleSubs {
 
 // rulesError maps an engine failure to its protocol error (PROTOCOL.md
 // §5.1, COMPATIBILITY.md P§11 #15).
-func rulesError(err error) error {
+func rulesError(err error, hideInternal bool) error {
 	var (
 		we  *wire.Error
 		nf  *rules.NotFoundError
@@ -320,6 +323,10 @@ func rulesError(err error) error {
 	case errors.As(err, &nr):
 		return wire.NewError(wire.CodeRulesNotAvailable, nr.Error())
 	}
-	// Anything else carries the engine's own message, as the reference does.
+	// Anything else carries the engine's own message, as the reference
+	// does, unless internal details are hidden.
+	if hideInternal {
+		return err // becomes INTERNAL_ERROR "Internal server error"
+	}
 	return wire.NewError(wire.CodeInternal, fmt.Sprint(err))
 }

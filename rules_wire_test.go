@@ -3,6 +3,8 @@ package noex_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -227,5 +229,38 @@ func TestTimerDueDuringDowntimeFiresOnceOnStart(t *testing.T) {
 	}
 	if st := mustOK(t, c2, map[string]any{"id": 7, "type": "rules.stats"}).(map[string]any); st["timersCount"] != float64(0) {
 		t.Fatalf("timer still pending after firing: %v", st)
+	}
+}
+
+// TestHiddenDetailsHideEngineMessages: an unexpected engine failure (here
+// the durable log breaking under rules.setFact) carries the engine's text
+// by default, and only "Internal server error" with details hidden.
+func TestHiddenDetailsHideEngineMessages(t *testing.T) {
+	t.Parallel()
+	for _, hide := range []bool{false, true} {
+		log := storage.NewRecordingLog()
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		st, err := store.Open(store.Options{Log: log, TTLCheckInterval: -1, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, err := noex.OpenRules(st, rules.Options{Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := startServer(t, func(c *noex.Config) { c.Store, c.Rules, c.HideErrorDetails = st, rt.Engine, hide })
+		c, _ := dial(t, srv)
+		log.Break(fmt.Errorf("disk on fire"))
+		r := c.request(map[string]any{"id": 1, "type": "rules.setFact", "key": "k", "value": 1})
+		if r["code"] != "INTERNAL_ERROR" {
+			t.Fatalf("hide=%v: %v", hide, r)
+		}
+		if hidden := r["message"] == "Internal server error"; hidden != hide {
+			t.Fatalf("hide=%v: message %q", hide, r["message"])
+		}
+		c.conn.Close()
+		_ = srv.Stop(context.Background(), 0)
+		_ = rt.Stop(context.Background())
+		_ = st.Close()
 	}
 }

@@ -108,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 		srv.Mount(NamespaceStore, &storeService{st: cfg.Store, live: engine}, append(storeOperations, liveOperations...)...)
 	}
 	if cfg.Rules != nil {
-		srv.Mount(NamespaceRules, &rulesService{eng: cfg.Rules}, rulesOperations...)
+		srv.Mount(NamespaceRules, &rulesService{eng: cfg.Rules, hideInternal: cfg.HideErrorDetails}, rulesOperations...)
 	}
 	return srv, nil
 }
