@@ -9,16 +9,11 @@ import (
 
 // apply is the one deterministic function that changes the store's state:
 // live writes and recovery both go through it, so replaying the log always
-// rebuilds the same state. Caller holds s.mu (or is recovering before the
-// store is shared).
-func (s *Store) apply(cs *storage.ChangeSet) error {
-	return s.applyDecoded(cs, nil, nil)
-}
-
-// applyDecoded is apply with the records and keys the live write path has
-// already decoded (parallel to cs.Ops; nil entries are decoded from the
-// change set). The result is the same as apply's.
-func (s *Store) applyDecoded(cs *storage.ChangeSet, recs []Record, keys []any) error {
+// rebuilds the same state. recs and keys, when given, are the records and
+// keys the caller has already decoded (parallel to cs.Ops; nil entries are
+// decoded from the change set) — the result is the same either way. Caller
+// holds s.mu (or is recovering before the store is shared).
+func (s *Store) apply(cs *storage.ChangeSet, recs []Record, keys []any) error {
 	for i := range cs.Ops {
 		op := &cs.Ops[i]
 		var (

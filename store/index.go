@@ -101,24 +101,6 @@ func (ix *index) remove(key any, rec Record) {
 	}
 }
 
-// holder returns a key other than self that holds value v, if any.
-func (ix *index) holder(v any, self any, hasSelf bool) (any, bool) {
-	set, _ := ix.values.get(v)
-	if set == nil {
-		return nil, false
-	}
-	var found any
-	ok := false
-	set.each(func(k any) bool {
-		if hasSelf && StrictEqual(k, self) {
-			return true
-		}
-		found, ok = k, true
-		return false
-	})
-	return found, ok
-}
-
 // lookup returns the keys holding v, in index order.
 func (ix *index) lookup(v any) *keySet {
 	if f, isNum := v.(float64); isNum && f == 0 {

@@ -191,19 +191,6 @@ func (q *DeclarativeQuery) findEquality() {
 	}
 }
 
-// EqValueFor returns the equality value an instance with these params
-// filters on: (value, true) for a scalar, (nil, false) when the parameter is
-// absent (the filter then matches records lacking the field). other is
-// true when the value is neither (an object or array parameter).
-func (q *DeclarativeQuery) EqValueFor(params any) (value any, present bool, other bool) {
-	if q.EqParam == "" {
-		return q.EqConst, true, false
-	}
-	m, _ := params.(map[string]any)
-	v, ok := m[q.EqParam]
-	return eqValueOf(v, ok)
-}
-
 func eqValueOf(v any, ok bool) (value any, present bool, other bool) {
 	if !ok {
 		return nil, false, false
@@ -214,8 +201,11 @@ func eqValueOf(v any, ok bool) (value any, present bool, other bool) {
 	return normKey(v), true, false
 }
 
-// EqValueForJSON is EqValueFor with the params given as their JSON (empty:
-// no params).
+// EqValueForJSON returns the equality value an instance with these params
+// (their JSON; empty: no params) filters on: (value, true) for a scalar,
+// (nil, false) when the parameter is absent (the filter then matches
+// records lacking the field). other is true when the value is neither (an
+// object or array parameter).
 func (q *DeclarativeQuery) EqValueForJSON(params []byte) (value any, present bool, other bool, err error) {
 	if q.EqParam == "" {
 		return q.EqConst, true, false, nil

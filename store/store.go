@@ -184,7 +184,7 @@ func (s *Store) commit(prepare func() (*pending, error)) error {
 		s.mu.Unlock()
 		return err
 	}
-	if err := s.applyDecoded(&p.cs, p.recs, p.keys); err != nil {
+	if err := s.apply(&p.cs, p.recs, p.keys); err != nil {
 		// apply of a change set that prepare validated cannot fail; if it
 		// does, memory and log may disagree from here on.
 		s.failed.Store(true)
@@ -231,7 +231,7 @@ func (s *Store) recover() error {
 		if prev.err != nil {
 			return prev.err
 		}
-		err := s.applyDecoded(&prev.cs, prev.recs, nil)
+		err := s.apply(&prev.cs, prev.recs, nil)
 		prev = nil
 		return err
 	}

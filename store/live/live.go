@@ -842,6 +842,3 @@ func (e *Engine) setDepsLocked(inst *instance, deps *store.Deps) {
 		}
 	}
 }
-
-// ErrClosed is returned after Close.
-var ErrClosed = errors.New("live: engine closed")
