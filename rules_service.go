@@ -246,20 +246,12 @@ func (rs *rulesService) subscribe(s *Session, req *Request) (any, error) {
 		return nil, werr
 	}
 	id := s.srv.NextSubscriptionID()
-	head := []byte(`{"type":"push","channel":"event","subscriptionId":`)
-	idJSON, _ := json.Marshal(id)
-	head = append(head, idJSON...)
 	off := rs.eng.Subscribe(pattern, func(ev *rules.Event) {
 		body, err := json.Marshal(map[string]any{"topic": ev.Topic, "event": ev})
 		if err != nil {
 			return
 		}
-		frame := make([]byte, 0, len(head)+len(body)+10)
-		frame = append(frame, head...)
-		frame = append(frame, `,"data":`...)
-		frame = append(frame, body...)
-		frame = append(frame, '}')
-		s.PushEvent(id, frame)
+		s.PushEvent(id, wire.EncodePush(wire.ChannelEvent, id, body))
 	})
 	cs := rs.conn(s)
 	cs.mu.Lock()

@@ -39,19 +39,12 @@ type storeSub struct {
 	head atomic.Pointer[[]byte]
 }
 
-func pushHead(id string) []byte {
-	b, _ := json.Marshal(id)
-	head := make([]byte, 0, 64+len(b))
-	head = append(head, `{"type":"push","channel":"subscription","subscriptionId":`...)
-	return append(head, b...)
-}
-
 // frameHead returns the subscription's push frame head.
 func (ss *storeSub) frameHead() []byte {
 	if h := ss.head.Load(); h != nil {
 		return *h
 	}
-	h := pushHead(ss.id)
+	h := wire.PushHead(wire.ChannelSubscription, ss.id)
 	if !ss.head.CompareAndSwap(nil, &h) {
 		return *ss.head.Load() // built meanwhile: the same bytes
 	}

@@ -132,14 +132,22 @@ const (
 	ChannelEvent        = "event"
 )
 
-// EncodePush builds a push frame around already encoded data. A nil (or
-// empty) data omits the key (§0.3).
-func EncodePush(channel, subscriptionID string, data []byte) []byte {
-	out := make([]byte, 0, 64+len(data))
+// PushHead is the start of a push frame, up to and including the
+// subscription id: {"type":"push","channel":<channel>,"subscriptionId":<id>
+// A push is its head, then `,"data":<data>` unless the data is absent, then
+// `}`; fan-out keeps one head per subscriber and shares the rest.
+func PushHead(channel, subscriptionID string) []byte {
+	out := make([]byte, 0, 64+len(subscriptionID))
 	out = append(out, `{"type":"push","channel":`...)
 	out = appendString(out, channel)
 	out = append(out, `,"subscriptionId":`...)
-	out = appendString(out, subscriptionID)
+	return appendString(out, subscriptionID)
+}
+
+// EncodePush builds a push frame around already encoded data. A nil (or
+// empty) data omits the key (§0.3).
+func EncodePush(channel, subscriptionID string, data []byte) []byte {
+	out := PushHead(channel, subscriptionID)
 	if len(data) != 0 {
 		out = append(out, `,"data":`...)
 		out = append(out, data...)
