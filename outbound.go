@@ -358,30 +358,48 @@ func (s *Session) writeLoop() {
 		closed := last < len(batch) || batch[last-1].kind == frameClose
 
 		o.mu.Lock()
-		o.queued -= size
-		s.srv.metrics.bytesQueued.Sub(float64(size))
+		s.dequeuedLocked(size)
 		if err != nil || closed {
-			// Nothing more will be written: account for what is left.
-			rest := 0
-			for _, f := range o.queue {
-				rest += f.size()
-			}
-			o.queued -= rest
-			s.srv.metrics.bytesQueued.Sub(float64(rest))
-			o.queue = nil
-			o.closing = true
+			s.dropQueueLocked() // nothing more will be written
 		}
-		s.checkSlowLocked()
-		if o.drained != nil && o.queued < s.srv.cfg.Backpressure.MaxBufferedBytes {
-			close(o.drained)
-			o.drained = nil
-		}
+		s.afterWriteLocked()
 		o.mu.Unlock()
 		clear(batch)
 		if err != nil {
 			// The peer is gone or too slow; the reader notices and tears down.
 			_ = s.nc.Close()
 		}
+	}
+}
+
+// dequeuedLocked accounts for n bytes that left the queue (written, or
+// dropped).
+func (s *Session) dequeuedLocked(n int) {
+	s.out.queued -= n
+	s.srv.metrics.bytesQueued.Sub(float64(n))
+}
+
+// dropQueueLocked forgets everything still queued and accepts nothing
+// more: the connection is closing or its peer is gone.
+func (s *Session) dropQueueLocked() {
+	o := &s.out
+	rest := 0
+	for _, f := range o.queue {
+		rest += f.size()
+	}
+	s.dequeuedLocked(rest)
+	o.queue = nil
+	o.closing = true
+}
+
+// afterWriteLocked updates the slow-consumer clock and wakes a reader
+// waiting for the connection to drain.
+func (s *Session) afterWriteLocked() {
+	o := &s.out
+	s.checkSlowLocked()
+	if o.drained != nil && o.queued < s.srv.cfg.Backpressure.MaxBufferedBytes {
+		close(o.drained)
+		o.drained = nil
 	}
 }
 

@@ -89,14 +89,8 @@ func (s *Session) writeInline() bool {
 	switch {
 	case werr != nil:
 		// The peer is gone: drop everything, as the writer does.
-		rest := 0
-		for _, f := range o.queue {
-			rest += f.size()
-		}
-		o.queued -= payload + rest
-		s.srv.metrics.bytesQueued.Sub(float64(payload + rest))
-		o.queue = nil
-		o.closing = true
+		s.dequeuedLocked(payload)
+		s.dropQueueLocked()
 		s.afterWriteLocked()
 		o.writing = false
 		o.mu.Unlock()
@@ -127,8 +121,7 @@ func (s *Session) writeInline() bool {
 		o.mu.Unlock()
 		return false
 	}
-	o.queued -= payload
-	s.srv.metrics.bytesQueued.Sub(float64(payload))
+	s.dequeuedLocked(payload)
 	s.afterWriteLocked()
 	if len(o.queue) == 0 && o.queued < s.hwm() && !o.closing {
 		s.releaseSkippedLocked()
@@ -141,15 +134,4 @@ func (s *Session) writeInline() bool {
 	o.mu.Unlock()
 	o.writers.Done()
 	return true
-}
-
-// afterWriteLocked updates the slow-consumer clock and wakes a reader
-// waiting for the connection to drain.
-func (s *Session) afterWriteLocked() {
-	o := &s.out
-	s.checkSlowLocked()
-	if o.drained != nil && o.queued < s.srv.cfg.Backpressure.MaxBufferedBytes {
-		close(o.drained)
-		o.drained = nil
-	}
 }

@@ -208,10 +208,7 @@ func (s *Session) teardown() {
 		s.out.writers.Wait()
 	}
 	s.out.mu.Lock()
-	if s.out.queued != 0 {
-		s.srv.metrics.bytesQueued.Sub(float64(s.out.queued))
-		s.out.queued = 0
-	}
+	s.dequeuedLocked(s.out.queued)
 	s.out.mu.Unlock()
 	close(s.done)
 	s.runCleanups()
