@@ -18,11 +18,22 @@ import (
 // heartbeat, so a short idle run sees pings.
 func startServer(t *testing.T) string {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith starts an in-process server on a loopback port with a
+// 100 ms heartbeat; mutate adjusts its configuration. It is stopped when
+// the test ends.
+func startServerWith(t *testing.T, mutate func(*noex.Config)) string {
+	t.Helper()
 	cfg := noex.DefaultConfig()
 	cfg.Host = "127.0.0.1"
 	cfg.Port = 0
 	cfg.Heartbeat = noex.Heartbeat{Interval: 100 * time.Millisecond, Timeout: 2 * time.Second}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	srv, err := noex.New(cfg)
 	if err != nil {
 		t.Fatal(err)

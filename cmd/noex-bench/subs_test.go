@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/noex-go/noex"
 	"github.com/noex-go/noex/store"
@@ -23,27 +19,11 @@ func startStoreServer(t *testing.T, maxTotalSubs int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := noex.DefaultConfig()
-	cfg.Host = "127.0.0.1"
-	cfg.Port = 0
-	cfg.Store = st
-	cfg.Heartbeat = noex.Heartbeat{Interval: 100 * time.Millisecond, Timeout: 2 * time.Second}
-	cfg.ConnectionLimits.MaxTotalSubscriptions = maxTotalSubs
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := noex.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx, 0)
-		_ = st.Close()
+	t.Cleanup(func() { _ = st.Close() }) // runs after the server's Stop
+	return startServerWith(t, func(cfg *noex.Config) {
+		cfg.Store = st
+		cfg.ConnectionLimits.MaxTotalSubscriptions = maxTotalSubs
 	})
-	return "ws://127.0.0.1:" + strconv.Itoa(srv.Port()) + "/"
 }
 
 func TestFanoutDeliversFinalState(t *testing.T) {
