@@ -107,36 +107,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "== $*" >&2; }
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-
-# metric NAME FILE: value of an unlabelled series in a Prometheus dump.
-metric() { awk -v n="$1" '$1 == n {printf "%.0f\n", $2; exit}' "$2"; }
-
-free_port() {
-	local p
-	for p in $(seq 18280 18380); do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-			! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port in 18280-18380" >&2
-	return 1
-}
-
-wait_listening() { # PORT PID
-	for _ in $(seq 1 100); do
-		if curl -fsS -o /dev/null "http://127.0.0.1:$1/metrics" 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 MAX_PER_CONN=$((PER_CONN > 100 ? PER_CONN : 100))
 MAX_TOTAL=$((PARAMS_SUBS > SUBSCRIBERS ? PARAMS_SUBS : SUBSCRIBERS))
@@ -233,7 +205,7 @@ esac
 PORT=""
 PPROF_PORT=""
 start_server() {
-	PORT=$(free_port)
+	PORT=$(free_port 18280 18380 2) # the temp server also uses PORT+1
 	PPROF_PORT=$((PORT + 1))
 	if [[ $SERVER == cli ]]; then
 		cat >"$WORK/server.json" <<-EOF

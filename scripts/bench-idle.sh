@@ -74,42 +74,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "== $*" >&2; }
-
-# rss_kib PID: resident set size in KiB.
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-
-# metric NAME FILE: value of an unlabelled series in a Prometheus text dump.
-metric() { awk -v n="$1" '$1 == n {printf "%.0f\n", $2; exit}' "$2"; }
-
-# free_port: a loopback port nobody listens on.
-free_port() {
-	local p
-	for p in $(seq 18080 18180); do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port in 18080-18180" >&2
-	return 1
-}
-
-wait_listening() { # PORT PID
-	for _ in $(seq 1 100); do
-		if curl -fsS -o /dev/null "http://127.0.0.1:$1/metrics" 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 log "building noex-bench"
 (cd "$ROOT" && go build -o "$WORK/noex-bench" ./cmd/noex-bench)
 
-PORT=$(free_port)
+PORT=$(free_port 18080 18180)
 HB_TIMEOUT_MS=$((HEARTBEAT_MS * 2))
 SERVER_KIND=""
 
