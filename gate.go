@@ -84,20 +84,13 @@ func fromAuthContext(c *auth.Context) *AuthContext {
 	return &AuthContext{UserID: c.UserID, Roles: roles, Metadata: c.Metadata, ExpiresAt: c.ExpiresAt}
 }
 
-// connectionInfo is s's registry entry as it stands now: a context whose
-// expiry has passed is reported as unauthenticated even before a request
-// has unbound it (COMPATIBILITY.md P§11 #33). It does not unbind, so the
-// next request still sees "Session expired" (P§11 #34).
-func (srv *Server) connectionInfo(s *Session) ConnectionInfo {
-	info := s.Info()
-	if m := srv.auth; m != nil && info.Authenticated {
-		if a := s.Auth(); a == nil || toAuthContext(a).Expired(m.nowMs()) {
-			info.Authenticated = false
-			info.UserID = nil
-			info.Roles = []string{}
-		}
+// nowMs is the server's clock in ms: the auth mode's (a test may set it),
+// otherwise the wall clock.
+func (srv *Server) nowMs() int64 {
+	if srv.auth != nil {
+		return srv.auth.nowMs()
 	}
-	return info
+	return time.Now().UnixMilli()
 }
 
 // defaultRevocationTTL is revocation.blacklistTtlMs's default.
@@ -158,7 +151,7 @@ func (srv *Server) RevokeSession(userID string) int {
 	}
 	n := 0
 	for _, s := range srv.registry.list() {
-		info := srv.connectionInfo(s)
+		info := s.Info()
 		if info.UserID != nil && *info.UserID == userID {
 			srv.revokeConn(s)
 			n++
@@ -174,7 +167,7 @@ func (srv *Server) RevokeSession(userID string) int {
 func (srv *Server) RevokeSessions(f RevokeFilter) int {
 	n := 0
 	for _, s := range srv.registry.list() {
-		info := srv.connectionInfo(s)
+		info := s.Info()
 		if !info.Authenticated || info.UserID == nil {
 			continue
 		}

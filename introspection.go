@@ -58,7 +58,7 @@ func (srv *Server) wireStats() Stats {
 		AuthEnabled:      srv.auth != nil,
 	}
 	for _, s := range srv.registry.list() {
-		info := srv.connectionInfo(s)
+		info := s.Info()
 		st.Connections.Active++
 		if info.Authenticated {
 			st.Connections.Authenticated++

@@ -355,7 +355,7 @@ func (srv *Server) Connections() []ConnectionInfo {
 	list := srv.registry.list()
 	out := make([]ConnectionInfo, len(list))
 	for i, s := range list {
-		out[i] = srv.connectionInfo(s)
+		out[i] = s.Info()
 	}
 	return out
 }

@@ -103,7 +103,9 @@ func (s *Session) Info() ConnectionInfo {
 		StoreSubscriptionCount: int(s.storeSubs.Load()),
 		RulesSubscriptionCount: int(s.rulesSubs.Load()),
 	}
-	if a := s.auth.Load(); a != nil {
+	// An expired context counts as unauthenticated at once, even before a
+	// request unbinds it (COMPATIBILITY.md P§11 #33).
+	if a := s.auth.Load(); a != nil && !a.Expired(s.srv.nowMs()) {
 		info.Authenticated = true
 		uid := a.UserID
 		info.UserID = &uid
