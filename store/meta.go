@@ -12,15 +12,15 @@ import (
 // they are as durable as bucket definitions and recovered with them.
 
 // SetMeta durably stores value under name.
-func (s *Store) SetMeta(name string, value []byte) error {
-	return s.SetMetaFunc(name, func() ([]byte, error) { return value, nil })
+func (s *Store) SetMeta(name string, value []byte, opts ...WriteOption) error {
+	return s.SetMetaFunc(name, func() ([]byte, error) { return value, nil }, opts...)
 }
 
 // SetMetaFunc durably stores the value build returns under name. build
 // runs under the store's write lock, so it can check and reserve what the
 // value stands for atomically with the write; its error aborts it.
-func (s *Store) SetMetaFunc(name string, build func() ([]byte, error)) error {
-	return s.commit(func() (*pending, error) {
+func (s *Store) SetMetaFunc(name string, build func() ([]byte, error), opts ...WriteOption) error {
+	return s.commitWith(annexOf(opts), func() (*pending, error) {
 		value, err := build()
 		if err != nil {
 			return nil, err
@@ -33,9 +33,9 @@ func (s *Store) SetMetaFunc(name string, build func() ([]byte, error)) error {
 
 // DeleteMeta durably removes the entry name; it reports whether it
 // existed.
-func (s *Store) DeleteMeta(name string) (bool, error) {
+func (s *Store) DeleteMeta(name string, opts ...WriteOption) (bool, error) {
 	found := false
-	err := s.commit(func() (*pending, error) {
+	err := s.commitWith(annexOf(opts), func() (*pending, error) {
 		if _, ok := s.meta[name]; !ok {
 			return nil, nil
 		}
@@ -67,3 +67,23 @@ func (s *Store) MetaWithPrefix(prefix string) []MetaEntry {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// SetMetas durably sets the entries and removes the names del, in one
+// commit. Names in del that do not exist are ignored.
+func (s *Store) SetMetas(set []MetaEntry, del []string, opts ...WriteOption) error {
+	return s.commitWith(annexOf(opts), func() (*pending, error) {
+		p := newPending()
+		for _, e := range set {
+			p.add(storage.Op{Kind: storage.OpSetMeta, Bucket: e.Name, Value: append([]byte(nil), e.Value...)}, nil, nil)
+		}
+		for _, name := range del {
+			if _, ok := s.meta[name]; ok {
+				p.add(storage.Op{Kind: storage.OpDeleteMeta, Bucket: name}, nil, nil)
+			}
+		}
+		return p, nil
+	})
+}
+
+// DeleteMetas durably removes the named entries in one commit.
+func (s *Store) DeleteMetas(names []string) error { return s.SetMetas(nil, names) }

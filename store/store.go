@@ -169,7 +169,10 @@ func (p *pending) addKeyed(op storage.Op, key any, rec Record, ev *Event) {
 // commit runs prepare under the write lock, applies what it built, appends
 // it to the log, then waits for durability and publishes the events.
 // prepare must not change state; it returns nil when there is nothing to do.
-func (s *Store) commit(prepare func() (*pending, error)) error {
+func (s *Store) commit(prepare func() (*pending, error)) error { return s.commitWith(nil, prepare) }
+
+// commitWith is commit writing the annex a (if any) with the change.
+func (s *Store) commitWith(a *Annex, prepare func() (*pending, error)) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -184,6 +187,7 @@ func (s *Store) commit(prepare func() (*pending, error)) error {
 		s.mu.Unlock()
 		return err
 	}
+	a.attach(p)
 	if err := s.apply(&p.cs, p.recs, p.keys); err != nil {
 		// apply of a change set that prepare validated cannot fail; if it
 		// does, memory and log may disagree from here on.
@@ -355,12 +359,12 @@ func (s *Store) BucketNames() []string {
 }
 
 // DefineBucket validates and creates a bucket.
-func (s *Store) DefineBucket(name string, config json.RawMessage) error {
+func (s *Store) DefineBucket(name string, config json.RawMessage, opts ...WriteOption) error {
 	def, err := ParseBucketDef(name, config)
 	if err != nil {
 		return err
 	}
-	return s.commit(func() (*pending, error) {
+	return s.commitWith(annexOf(opts), func() (*pending, error) {
 		if s.buckets[name] != nil {
 			return nil, &ErrBucketExists{Bucket: name}
 		}
@@ -373,9 +377,9 @@ func (s *Store) DefineBucket(name string, config json.RawMessage) error {
 
 // DropBucket removes a bucket and all its records. It reports false when
 // the bucket does not exist.
-func (s *Store) DropBucket(name string) (bool, error) {
+func (s *Store) DropBucket(name string, opts ...WriteOption) (bool, error) {
 	found := false
-	err := s.commit(func() (*pending, error) {
+	err := s.commitWith(annexOf(opts), func() (*pending, error) {
 		b := s.buckets[name]
 		if b == nil {
 			return nil, nil
@@ -391,8 +395,8 @@ func (s *Store) DropBucket(name string) (bool, error) {
 
 // UpdateBucket applies a schema update (STORE.md §17.1). Records are kept
 // as they are; new indexes are built from them.
-func (s *Store) UpdateBucket(name string, updates json.RawMessage) error {
-	return s.commit(func() (*pending, error) {
+func (s *Store) UpdateBucket(name string, updates json.RawMessage, opts ...WriteOption) error {
+	return s.commitWith(annexOf(opts), func() (*pending, error) {
 		b, err := s.bucketLocked(name)
 		if err != nil {
 			return nil, err

@@ -17,6 +17,7 @@ import (
 // records that would have matched a scan (phantoms) are not detected.
 type Tx struct {
 	s       *Store
+	annex   *Annex
 	buckets map[string]*txBucket
 	order   []string // first-touch order
 	done    bool
@@ -45,13 +46,13 @@ type txWrite struct {
 var ErrTxDone = errors.New("Transaction already committed")
 
 // Begin starts a transaction.
-func (s *Store) Begin() *Tx {
-	return &Tx{s: s, buckets: make(map[string]*txBucket), now: s.now()}
+func (s *Store) Begin(opts ...WriteOption) *Tx {
+	return &Tx{s: s, annex: annexOf(opts), buckets: make(map[string]*txBucket), now: s.now()}
 }
 
 // Transaction runs fn in a transaction and commits it if fn succeeds.
-func (s *Store) Transaction(fn func(tx *Tx) error) error {
-	tx := s.Begin()
+func (s *Store) Transaction(fn func(tx *Tx) error, opts ...WriteOption) error {
+	tx := s.Begin(opts...)
 	if err := fn(tx); err != nil {
 		tx.done = true
 		return err
@@ -299,7 +300,7 @@ func (tx *Tx) Commit() error {
 	}
 	tx.done = true
 	s := tx.s
-	return s.commit(func() (*pending, error) {
+	return s.commitWith(tx.annex, func() (*pending, error) {
 		now := s.now()
 		p := newPending()
 		for _, name := range tx.order {

@@ -240,9 +240,9 @@ func (s *Store) checkRefs(p *pending, b *bucket, rec Record, only Record, now in
 }
 
 // Insert validates and stores a new record and returns it as stored.
-func (s *Store) Insert(bucketName string, data Record) (Record, error) {
+func (s *Store) Insert(bucketName string, data Record, opts ...WriteOption) (Record, error) {
 	var out Record
-	err := s.commit(func() (*pending, error) {
+	err := s.commitWith(annexOf(opts), func() (*pending, error) {
 		b, err := s.bucketLocked(bucketName)
 		if err != nil {
 			return nil, err
@@ -326,9 +326,9 @@ func (s *Store) stagePrepared(p *pending, b *bucket, key any, rec Record, now in
 }
 
 // Update merges changes into the record at key and returns the result.
-func (s *Store) Update(bucketName string, key any, changes Record) (Record, error) {
+func (s *Store) Update(bucketName string, key any, changes Record, opts ...WriteOption) (Record, error) {
 	var out Record
-	err := s.commit(func() (*pending, error) {
+	err := s.commitWith(annexOf(opts), func() (*pending, error) {
 		b, err := s.bucketLocked(bucketName)
 		if err != nil {
 			return nil, err
@@ -370,8 +370,8 @@ func (s *Store) stageUpdate(p *pending, b *bucket, key any, changes Record, now 
 
 // Delete removes the record at key, handling records that reference it
 // (STORE.md §3.7). Deleting a key that does not exist is not an error.
-func (s *Store) Delete(bucketName string, key any) error {
-	return s.commit(func() (*pending, error) {
+func (s *Store) Delete(bucketName string, key any, opts ...WriteOption) error {
+	return s.commitWith(annexOf(opts), func() (*pending, error) {
 		b, err := s.bucketLocked(bucketName)
 		if err != nil {
 			return nil, err
@@ -458,8 +458,8 @@ func (s *Store) referrers(p *pending, b *bucket, key any, now int64) []referrer 
 // Clear removes every record of a bucket. Unlike the reference, this is a
 // change like any other: one deleted event per record (COMPATIBILITY.md
 // P§11 #8), and the log records it.
-func (s *Store) Clear(bucketName string) error {
-	return s.commit(func() (*pending, error) {
+func (s *Store) Clear(bucketName string, opts ...WriteOption) error {
+	return s.commitWith(annexOf(opts), func() (*pending, error) {
 		b, err := s.bucketLocked(bucketName)
 		if err != nil {
 			return nil, err

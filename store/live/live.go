@@ -288,7 +288,7 @@ func (e *Engine) DefineQuery(name string, fn QueryFunc) error {
 }
 
 // DefineDeclarative registers and persists a declarative query.
-func (e *Engine) DefineDeclarative(name string, config json.RawMessage) error {
+func (e *Engine) DefineDeclarative(name string, config json.RawMessage, opts ...store.WriteOption) error {
 	decl, err := store.ParseDeclarativeQuery(config)
 	if err != nil {
 		return err
@@ -310,7 +310,7 @@ func (e *Engine) DefineDeclarative(name string, config json.RawMessage) error {
 		q.seq = e.seq
 		e.addQuery(q)
 		return json.Marshal(storedQuery{Seq: q.seq, Config: decl.Config()})
-	})
+	}, opts...)
 	if err != nil {
 		var exists *store.ErrQueryExists
 		if !errors.As(err, &exists) {
@@ -341,7 +341,7 @@ func (e *Engine) removeQueryLocked(q *query) {
 }
 
 // Undefine removes a query. Its subscriptions end with QUERY_NOT_DEFINED.
-func (e *Engine) Undefine(name string) (bool, error) {
+func (e *Engine) Undefine(name string, opts ...store.WriteOption) (bool, error) {
 	e.mu.Lock()
 	q := e.queries[name]
 	e.mu.Unlock()
@@ -349,7 +349,7 @@ func (e *Engine) Undefine(name string) (bool, error) {
 		return false, nil
 	}
 	if q.decl != nil {
-		if _, err := e.st.DeleteMeta(metaPrefix + name); err != nil {
+		if _, err := e.st.DeleteMeta(metaPrefix+name, opts...); err != nil {
 			return false, err
 		}
 	}
@@ -403,6 +403,22 @@ func (e *Engine) List() []QueryInfo {
 		out = append(out, info)
 	}
 	return out
+}
+
+// Buckets returns the buckets a query reads: its bucket for a declarative
+// query, nil for a query written in Go (what it reads is only known when
+// it runs). ok is false when no query has that name.
+func (e *Engine) Buckets(name string) (buckets []string, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q := e.queries[name]
+	if q == nil {
+		return nil, false
+	}
+	if q.decl != nil {
+		return []string{q.decl.Bucket}, true
+	}
+	return nil, true
 }
 
 // Counts returns the number of defined queries and live subscriptions.
