@@ -40,6 +40,18 @@ type JWTConfig struct {
 	// "RSA PUBLIC KEY" (PKCS#1) block. Set one of them.
 	PublicKey    crypto.PublicKey
 	PublicKeyPEM []byte
+	// JWKS is a JSON Web Key Set (RFC 7517) holding the keys instead;
+	// JWKSFile names a file holding one, re-read when it changes. The
+	// token's "kid" header picks the key (see jwks.go). Set at most one
+	// of Secret, PublicKey/PublicKeyPEM, JWKS and JWKSFile.
+	JWKS     []byte
+	JWKSFile string
+	// JWKSCheckInterval is how often JWKSFile's modification time is
+	// looked at (default DefaultJWKSCheckInterval).
+	JWKSCheckInterval time.Duration
+	// OnJWKSError is told when a changed JWKSFile cannot be used; the
+	// previous keys stay in force. Nil logs it with slog.Default().
+	OnJWKSError func(error)
 	// Issuer, when set, must equal the "iss" claim.
 	Issuer string
 	// Audience, when set, must equal "aud" or be one of its entries.
@@ -53,7 +65,8 @@ type JWTConfig struct {
 	RolesClaim string
 	// Leeway is the clock skew tolerated for exp and nbf.
 	Leeway time.Duration
-	// Now is the clock (default time.Now).
+	// Now is the clock (default time.Now), for the claims and for
+	// JWKSCheckInterval.
 	Now func() time.Time
 }
 
@@ -62,7 +75,9 @@ type JWTConfig struct {
 // RolesClaim, ExpiresAt from exp, Metadata holds every claim.
 type JWTValidator struct {
 	cfg JWTConfig
-	key any // []byte, *rsa.PublicKey or *ecdsa.PublicKey
+	// Exactly one of static and file is set.
+	static *keySet
+	file   *jwksFile
 }
 
 // NewJWTValidator checks cfg and builds a validator.
@@ -77,6 +92,28 @@ func NewJWTValidator(cfg JWTConfig) (*JWTValidator, error) {
 		cfg.Now = time.Now
 	}
 	v := &JWTValidator{cfg: cfg}
+	if len(cfg.JWKS) > 0 || cfg.JWKSFile != "" {
+		if len(cfg.JWKS) > 0 && cfg.JWKSFile != "" || len(cfg.Secret) > 0 || cfg.PublicKey != nil || len(cfg.PublicKeyPEM) > 0 {
+			return nil, errors.New("auth: set only one of Secret, PublicKey/PublicKeyPEM, JWKS and JWKSFile")
+		}
+		if !supportedAlgorithm(cfg.Algorithm) {
+			return nil, fmt.Errorf("auth: unsupported JWT algorithm %q", cfg.Algorithm)
+		}
+		if cfg.JWKSFile != "" {
+			f, err := openJWKSFile(cfg)
+			if err != nil {
+				return nil, err
+			}
+			v.file = f
+			return v, nil
+		}
+		set, err := parseJWKS(cfg.JWKS, cfg.Algorithm)
+		if err != nil {
+			return nil, fmt.Errorf("auth: JWKS: %w", err)
+		}
+		v.static = set
+		return v, nil
+	}
 	pub := cfg.PublicKey
 	if pub == nil && len(cfg.PublicKeyPEM) > 0 {
 		var err error
@@ -89,23 +126,33 @@ func NewJWTValidator(cfg JWTConfig) (*JWTValidator, error) {
 		if len(cfg.Secret) == 0 {
 			return nil, errors.New("auth: HS256 needs a secret")
 		}
-		v.key = bytes.Clone(cfg.Secret)
+		v.static = singleKey(bytes.Clone(cfg.Secret))
 	case RS256:
 		k, ok := pub.(*rsa.PublicKey)
 		if !ok {
 			return nil, errors.New("auth: RS256 needs an RSA public key")
 		}
-		v.key = k
+		v.static = singleKey(k)
 	case ES256:
 		k, ok := pub.(*ecdsa.PublicKey)
 		if !ok || k.Curve != elliptic.P256() {
 			return nil, errors.New("auth: ES256 needs a P-256 ECDSA public key")
 		}
-		v.key = k
+		v.static = singleKey(k)
 	default:
 		return nil, fmt.Errorf("auth: unsupported JWT algorithm %q", cfg.Algorithm)
 	}
 	return v, nil
+}
+
+func supportedAlgorithm(alg string) bool { return alg == HS256 || alg == RS256 || alg == ES256 }
+
+// keys returns the keys in force, looking at JWKSFile when it is due.
+func (v *JWTValidator) keys() *keySet {
+	if v.file != nil {
+		return v.file.current()
+	}
+	return v.static
 }
 
 // ParsePublicKeyPEM decodes the first PEM block of data as a PKIX
@@ -139,6 +186,7 @@ func (v *JWTValidator) Validate(_ context.Context, token string) (*Context, erro
 	}
 	var hdr struct {
 		Alg  string `json:"alg"`
+		Kid  string `json:"kid"`
 		Crit []any  `json:"crit"`
 	}
 	if err := json.Unmarshal(hdrJSON, &hdr); err != nil {
@@ -154,7 +202,11 @@ func (v *JWTValidator) Validate(_ context.Context, token string) (*Context, erro
 	if err != nil {
 		return nil, Invalid("malformed signature encoding")
 	}
-	if !v.verify([]byte(parts[0]+"."+parts[1]), sig) {
+	key, err := v.keys().pick(hdr.Kid)
+	if err != nil {
+		return nil, err
+	}
+	if !verify(key, []byte(parts[0]+"."+parts[1]), sig) {
 		return nil, Invalid("bad signature")
 	}
 	payload, err := b64.DecodeString(parts[1])
@@ -170,9 +222,11 @@ func (v *JWTValidator) Validate(_ context.Context, token string) (*Context, erro
 	return v.checkClaims(claims)
 }
 
-func (v *JWTValidator) verify(signed, sig []byte) bool {
+// verify checks sig with key: []byte (HS256), *rsa.PublicKey or
+// *ecdsa.PublicKey.
+func verify(key any, signed, sig []byte) bool {
 	sum := sha256.Sum256(signed)
-	switch k := v.key.(type) {
+	switch k := key.(type) {
 	case []byte:
 		mac := hmac.New(sha256.New, k)
 		mac.Write(signed)

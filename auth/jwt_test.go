@@ -37,7 +37,13 @@ func enc(v any) string {
 // *ecdsa.PrivateKey; alg goes in the header as given.
 func sign(t *testing.T, alg string, key any, claims map[string]any) string {
 	t.Helper()
-	signed := enc(map[string]any{"alg": alg, "typ": "JWT"}) + "." + enc(claims)
+	return signHeader(t, map[string]any{"alg": alg, "typ": "JWT"}, key, claims)
+}
+
+// signHeader is sign with the whole header given.
+func signHeader(t *testing.T, header map[string]any, key any, claims map[string]any) string {
+	t.Helper()
+	signed := enc(header) + "." + enc(claims)
 	sum := sha256.Sum256([]byte(signed))
 	var sig []byte
 	switch k := key.(type) {

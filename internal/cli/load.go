@@ -84,6 +84,14 @@ func crossCheck(s Settings, given map[*setting]bool) []string {
 	if s.Auth && s.JWT.Algorithm != "" {
 		problems = append(problems, "--auth (built-in identity) and JWT auth cannot both be on")
 	}
+	if s.JWT.JWKSFile != "" {
+		if s.JWT.PublicKeyFile != "" {
+			problems = append(problems, "jwt.jwksFile (--jwt-jwks-file) and jwt.publicKeyFile (--jwt-public-key-file) cannot both be set")
+		}
+		if s.JWT.Secret != "" {
+			problems = append(problems, "jwt.jwksFile (--jwt-jwks-file) and jwt.secret (--jwt-secret) cannot both be set")
+		}
+	}
 	if s.Server.RateLimit != nil {
 		for _, member := range []string{"rateLimit.maxRequests", "rateLimit.windowMs"} {
 			if !given[lookupKey(member)] {

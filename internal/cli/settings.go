@@ -64,6 +64,7 @@ type JWTSettings struct {
 	Algorithm     string // HS256, RS256 or ES256
 	Secret        string // HS256
 	PublicKeyFile string // RS256, ES256: a PEM public key
+	JWKSFile      string // any algorithm: a JSON Web Key Set, re-read when it changes
 	Issuer        string
 	Audience      string
 	UserIDClaim   string
