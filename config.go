@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/noex-go/noex/audit"
 	"github.com/noex-go/noex/auth"
+	"github.com/noex-go/noex/identity"
+	"github.com/noex-go/noex/procedures"
 	"github.com/noex-go/noex/rules"
 	"github.com/noex-go/noex/store"
 )
@@ -27,6 +30,17 @@ type Config struct {
 	// (PROTOCOL.md §6.1, §6.4); nil is mode "none".
 	Auth *AuthConfig
 
+	// Identity enables built-in identity (PROTOCOL.md §6.7–§6.11): users,
+	// roles, ACL entries and ownership kept in system buckets of Store,
+	// logins with password or admin secret, and the dynamic permission
+	// check on every request. It needs Store and excludes Auth.
+	Identity *identity.Config
+
+	// Audit enables the audit log (PROTOCOL.md §7.1); with a Store its
+	// entries are persisted, in the same commit as the changes they
+	// describe.
+	Audit *audit.Config
+
 	// Name is reported by server.stats.
 	Name string
 	// Host and Port are the listen address.
@@ -45,6 +59,9 @@ type Config struct {
 	Backpressure Backpressure
 	// ConnectionLimits bounds subscriptions.
 	ConnectionLimits ConnectionLimits
+	// Procedures bounds procedure definitions and calls (PROTOCOL.md
+	// §7.2.1; not settable from the CLI).
+	Procedures ProceduresConfig
 
 	// HideErrorDetails removes "details" from every error frame
 	// (exposeErrorDetails = false).
@@ -116,6 +133,24 @@ type ConnectionLimits struct {
 	MaxTotalSubscriptions         int
 }
 
+// ProceduresConfig is the server configuration "procedures" (PROTOCOL.md
+// §7.2.1).
+type ProceduresConfig struct {
+	// MaxSteps bounds the steps of one definition, nested if branches
+	// included (maxSteps, default 100).
+	MaxSteps int
+	// MaxConditionDepth rejects an if nested this deep (the top level is
+	// 0; maxConditionDepth, default 5).
+	MaxConditionDepth int
+	// DefaultTimeout applies to a call whose definition has no timeoutMs
+	// (defaultTimeoutMs, default 30 s).
+	DefaultTimeout time.Duration
+	// AfterFunc arms a call's timeout: it must call f once d has passed
+	// unless stop is called first. Default time.AfterFunc; tests set it
+	// to fire timeouts at a moment of their choosing.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+}
+
 // DefaultConfig returns the reference server's defaults.
 func DefaultConfig() Config {
 	return Config{
@@ -136,6 +171,11 @@ func DefaultConfig() Config {
 		ConnectionLimits: ConnectionLimits{
 			MaxSubscriptionsPerConnection: DefaultMaxSubscriptionsPerConnection,
 			MaxTotalSubscriptions:         DefaultMaxTotalSubscriptions,
+		},
+		Procedures: ProceduresConfig{
+			MaxSteps:          procedures.DefaultMaxSteps,
+			MaxConditionDepth: procedures.DefaultMaxConditionDepth,
+			DefaultTimeout:    procedures.DefaultTimeout,
 		},
 		ShutdownGracePeriod: DefaultShutdownGracePeriod,
 	}
@@ -173,6 +213,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConnectionLimits.MaxTotalSubscriptions == 0 {
 		c.ConnectionLimits.MaxTotalSubscriptions = d.ConnectionLimits.MaxTotalSubscriptions
+	}
+	if c.Procedures.MaxSteps == 0 {
+		c.Procedures.MaxSteps = d.Procedures.MaxSteps
+	}
+	if c.Procedures.MaxConditionDepth == 0 {
+		c.Procedures.MaxConditionDepth = d.Procedures.MaxConditionDepth
+	}
+	if c.Procedures.DefaultTimeout == 0 {
+		c.Procedures.DefaultTimeout = d.Procedures.DefaultTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -220,8 +269,21 @@ func (c Config) Validate() error {
 	if c.Auth != nil && c.Auth.Validator == nil {
 		bad("Invalid auth: a Validator is required")
 	}
+	if c.Identity != nil {
+		switch {
+		case c.Auth != nil:
+			bad("Invalid auth: built-in identity and an external token validator cannot be combined")
+		case c.Store == nil:
+			bad("Invalid auth: built-in identity needs a store")
+		case c.Identity.AdminSecret == "":
+			bad("Invalid auth: built-in identity needs an admin secret")
+		}
+	}
 	if c.Auth != nil && c.Auth.RevocationTTL < 0 {
 		bad("Invalid revocation.blacklistTtlMs: must not be negative")
+	}
+	if p := c.Procedures; p.MaxSteps < 0 || p.MaxConditionDepth < 0 || p.DefaultTimeout < 0 {
+		bad("Invalid procedures: maxSteps, maxConditionDepth and defaultTimeoutMs must be positive")
 	}
 	if c.MaxConnectionsPerIP < 0 {
 		bad("Invalid maxConnectionsPerIp %d: must be a positive integer", c.MaxConnectionsPerIP)

@@ -115,7 +115,8 @@ func (srv *Server) route(typ string) *namespace {
 func (s *Session) handleRequest(req *Request) {
 	srv := s.srv
 	start := time.Now()
-	data, err := srv.pipeline(s, req)
+	entry, ctx := srv.auditBegin(s, req)
+	data, err := srv.pipeline(ctx, s, req)
 	var frame []byte
 	code := "ok"
 	if err == nil {
@@ -132,6 +133,11 @@ func (s *Session) handleRequest(req *Request) {
 		code = string(we.Code)
 		frame = wire.EncodeError(req.ID, we, srv.exposeDetails())
 	}
+	if entry != nil {
+		// Recorded once the answer exists, before it is sent: a client that
+		// got the answer finds the entry (audit.query never sees its own).
+		s.auditFinish(entry, err)
+	}
 	s.send(frame)
 	for _, fn := range req.afterReply {
 		fn()
@@ -146,7 +152,7 @@ func (s *Session) handleRequest(req *Request) {
 
 // pipeline is access gate → rate limit → dispatch, with a panic in any of
 // them turned into INTERNAL_ERROR for this request alone.
-func (srv *Server) pipeline(s *Session, req *Request) (data any, err error) {
+func (srv *Server) pipeline(ctx context.Context, s *Session, req *Request) (data any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			srv.metrics.panics.Inc()
@@ -183,7 +189,7 @@ func (srv *Server) pipeline(s *Session, req *Request) (data any, err error) {
 		}
 		return nil, UnknownOperation(ns.word, req.Type)
 	}
-	return ns.service.Handle(srv.ctx, s, req)
+	return ns.service.Handle(ctx, s, req)
 }
 
 // typeLabel bounds the metrics label set: known operation names are kept,

@@ -6,12 +6,16 @@ import (
 	"time"
 
 	"github.com/noex-go/noex/auth"
+	"github.com/noex-go/noex/identity"
 	"github.com/noex-go/noex/internal/wire"
 )
 
 // authMode is the resolved external-token configuration; nil on a server
 // without auth (mode "none": every request passes the gate).
 type authMode struct {
+	// identity is set in built-in identity mode (the gate then applies
+	// the dynamic permission check of §6.8 instead of tiers).
+	identity  *identity.Identity
 	validator auth.Validator
 	gate      auth.Gate
 	now       func() time.Time
@@ -54,6 +58,9 @@ func (srv *Server) gate(s *Session, req *Request) error {
 		// (COMPATIBILITY.md P§11 #18).
 		s.auth.CompareAndSwap(bound, nil)
 		return errSessionRevoked()
+	}
+	if m.identity != nil {
+		return srv.identityGate(s, req, bound)
 	}
 	unbind, d := m.gate.Check(toAuthContext(bound), req.Type, req.Fields, m.nowMs())
 	if unbind {
@@ -190,4 +197,34 @@ func (srv *Server) revokeConn(s *Session) {
 	s.SetAuth(nil)
 	s.send(sessionRevokedFrame)
 	s.closeWith(CloseSessionRevoked, reasonSessionRevoked)
+}
+
+// Authorize applies to a step the access check of the equivalent direct
+// operation: op (e.g. "store.insert") on resource (a bucket, topic, …),
+// on behalf of the connection s. Transactions, procedures and
+// subscriptions call it for each operation they run and each bucket they
+// read (COMPATIBILITY.md P§11 #24). nil means allowed; a denial is the
+// FORBIDDEN error the direct operation would get. Authentication and
+// expiry were already checked by the gate for the enclosing request.
+func (srv *Server) Authorize(s *Session, op, resource string) error {
+	m := srv.auth
+	if m == nil || s == nil {
+		return nil
+	}
+	c := toAuthContext(s.Auth())
+	if m.identity != nil {
+		return srv.identityAuthorize(c, op, resource)
+	}
+	if c == nil {
+		return nil // optional mode, unauthenticated: everything is allowed
+	}
+	if d := auth.CheckTier(op, c.Roles); d != nil {
+		return denialError(d)
+	}
+	if m.gate.Permissions != nil {
+		if d := m.gate.Permissions.CheckPermission(c, op, resource); d != nil {
+			return denialError(d)
+		}
+	}
+	return nil
 }

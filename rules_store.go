@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/noex-go/noex/identity"
 	"github.com/noex-go/noex/rules"
 	"github.com/noex-go/noex/store"
 )
@@ -84,6 +85,9 @@ func OpenRules(st *store.Store, opts rules.Options) (*RulesRuntime, error) {
 	}
 	off := eng.Bridge(func(handler func(topic string, data map[string]any)) func() {
 		return st.On("bucket.*", func(ev store.Event) {
+			if identity.IsSystemBucket(ev.Bucket) {
+				return // users, tokens and grants never reach rules or their subscribers
+			}
 			handler(ev.Topic(), rules.StoreEventData(ev.Type, ev.Bucket, ev.Key, ev.Record, ev.OldRecord, ev.NewRecord))
 		})
 	}, rules.BridgeOptions{})
@@ -101,6 +105,9 @@ func storeRulesService(st *store.Store) rules.Service {
 		b, ok := args[0].(string)
 		if !ok || b == "" {
 			return "", fmt.Errorf("store service: the first argument must be a bucket name")
+		}
+		if identity.IsSystemBucket(b) {
+			return "", fmt.Errorf("store service: system bucket %q is not accessible", b)
 		}
 		return b, nil
 	}

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/noex-go/noex/audit"
 	"github.com/noex-go/noex/store/live"
 )
 
@@ -39,6 +40,7 @@ type Server struct {
 	auth    *authMode // nil without auth
 	workers *workerPool
 	live    *live.Engine // nil without a store
+	audit   *audit.Log   // nil without an audit log
 
 	mu        sync.Mutex
 	started   bool
@@ -105,12 +107,55 @@ func New(cfg Config) (*Server, error) {
 		}
 		srv.live = engine
 		srv.metrics.registerLive(engine)
-		srv.Mount(NamespaceStore, &storeService{st: cfg.Store, live: engine}, append(storeOperations, liveOperations...)...)
+		srv.Mount(NamespaceStore, &storeService{srv: srv, st: cfg.Store, live: engine}, append(storeOperations, liveOperations...)...)
+	}
+	if cfg.Identity != nil {
+		if err := srv.openIdentity(cfg.Store, *cfg.Identity); err != nil {
+			srv.closeEngines()
+			cancel()
+			return nil, err
+		}
+	}
+	if cfg.Audit != nil {
+		l, err := audit.Open(cfg.Store, *cfg.Audit)
+		if err != nil {
+			srv.closeEngines()
+			cancel()
+			return nil, err
+		}
+		srv.audit = l
+		srv.Mount(NamespaceAudit, auditService{log: l}, auditOperations...)
 	}
 	if cfg.Rules != nil {
 		srv.Mount(NamespaceRules, &rulesService{eng: cfg.Rules, hideInternal: cfg.HideErrorDetails}, rulesOperations...)
 	}
+	srv.Mount(NamespaceProcedures, newProceduresService(srv), procedureOperations...)
 	return srv, nil
+}
+
+// Operations lists every operation name the server answers, sorted: the
+// dispatch's own table, for introspection and for tests that must cover
+// every operation (a new one cannot be forgotten).
+func (srv *Server) Operations() []string {
+	ops := make([]string, 0, len(srv.knownTypes))
+	for op := range srv.knownTypes {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// closeEngines releases what New opened over the store.
+func (srv *Server) closeEngines() {
+	if srv.live != nil {
+		srv.live.Close()
+	}
+	if m := srv.auth; m != nil && m.identity != nil {
+		m.identity.Close()
+	}
+	if srv.audit != nil {
+		srv.audit.Close()
+	}
 }
 
 // Mount plugs a service in as the handler of a namespace ("store",
@@ -246,9 +291,7 @@ func (srv *Server) Stop(ctx context.Context, gracePeriod time.Duration) error {
 		srv.stopping = true
 		srv.mu.Unlock()
 		srv.workers.close()
-		if srv.live != nil {
-			srv.live.Close()
-		}
+		srv.closeEngines()
 		srv.cancel()
 		close(srv.stopped)
 		return nil
@@ -296,9 +339,7 @@ func (srv *Server) Stop(ctx context.Context, gracePeriod time.Duration) error {
 	srv.conns.Wait()
 	// 4. Release server-wide resources.
 	srv.workers.close()
-	if srv.live != nil {
-		srv.live.Close()
-	}
+	srv.closeEngines()
 	close(srv.bgStop)
 	srv.cancel()
 	srv.bg.Wait()

@@ -128,7 +128,7 @@ func (svc *storeService) forget(s *Session, id string) bool {
 	return true
 }
 
-func (svc *storeService) handleLive(s *Session, req *Request) (any, error) {
+func (svc *storeService) handleLive(s *Session, req *Request, wo []store.WriteOption) (any, error) {
 	f := req.Fields
 	switch req.Type {
 	case "store.subscribe":
@@ -166,18 +166,24 @@ func (svc *storeService) handleLive(s *Session, req *Request) (any, error) {
 		if werr != nil {
 			return nil, werr
 		}
-		if err := svc.live.DefineDeclarative(name, config); err != nil {
+		if err := svc.live.DefineDeclarative(name, config, wo...); err != nil {
+			return nil, err
+		}
+		if err := svc.srv.trackOwnership(s, "query", name, true); err != nil {
 			return nil, err
 		}
 		return map[string]any{"name": name, "defined": true}, nil
 	}
 	// store.undefineQuery
-	found, err := svc.live.Undefine(name)
+	found, err := svc.live.Undefine(name, wo...)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		return nil, &store.ErrQueryNotDefined{Query: name}
+	}
+	if err := svc.srv.trackOwnership(s, "query", name, false); err != nil {
+		return nil, err
 	}
 	return map[string]any{"name": name, "undefined": true}, nil
 }
@@ -198,6 +204,11 @@ func (svc *storeService) subscribe(s *Session, req *Request) (any, error) {
 	name, werr := wire.RequireString(req.Fields, "query")
 	if werr != nil {
 		return nil, werr
+	}
+	if buckets, known := svc.live.Buckets(name); known {
+		if err := s.srv.authorizeQuery(s, name, buckets); err != nil {
+			return nil, err
+		}
 	}
 	var params any
 	if raw := req.Fields["params"]; !wire.IsNull(raw) {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
+	"github.com/noex-go/noex/identity"
 	"github.com/noex-go/noex/internal/wire"
 	"github.com/noex-go/noex/store"
 	"github.com/noex-go/noex/store/live"
@@ -15,6 +17,7 @@ import (
 // storeService serves the store.* data and bucket-administration
 // operations (PROTOCOL.md §2 and §4.1–§4.5) over a *store.Store.
 type storeService struct {
+	srv   *Server
 	st    *store.Store
 	live  *live.Engine
 	conns sync.Map // *Session → *connSubs
@@ -34,21 +37,30 @@ var knownStoreOp = operationSet(storeOperations, liveOperations)
 // Stats contributes the store object of server.stats.
 func (ss *storeService) Stats() any { return ss.stats() }
 
-func (ss *storeService) stats() store.Stats {
-	st := ss.st.Stats(nil)
+func (ss *storeService) stats() store.Stats { return ss.statsWithout(nil) }
+
+// statsWithout leaves out the buckets hide reports true for.
+func (ss *storeService) statsWithout(hide func(bucket string) bool) store.Stats {
+	var include func(string) bool
+	if hide != nil {
+		include = func(b string) bool { return !hide(b) }
+	}
+	st := ss.st.Stats(include)
 	st.Queries.Defined, st.Queries.ActiveSubscriptions = ss.live.Counts()
 	return st
 }
 
-func (ss *storeService) Handle(_ context.Context, s *Session, req *Request) (any, error) {
-	data, err := ss.handle(s, req)
+func (ss *storeService) Handle(ctx context.Context, s *Session, req *Request) (any, error) {
+	data, err := ss.handle(ctx, s, req)
 	if err != nil {
 		return nil, storeError(err)
 	}
 	return data, nil
 }
 
-func (ss *storeService) handle(s *Session, req *Request) (any, error) {
+func (ss *storeService) handle(ctx context.Context, s *Session, req *Request) (any, error) {
+	// Writes carry the request's audit entry, if any (store.OptionsFrom).
+	wo := store.OptionsFrom(ctx)
 	f := req.Fields
 	if !knownStoreOp[req.Type] {
 		return nil, UnknownOperation(NamespaceStore, req.Type)
@@ -56,18 +68,24 @@ func (ss *storeService) handle(s *Session, req *Request) (any, error) {
 	switch req.Type {
 	case "store.buckets":
 		names := ss.st.BucketNames()
+		if ss.srv.hideSystemBuckets(s, false) {
+			names = slices.DeleteFunc(names, identity.IsSystemBucket)
+		}
 		if names == nil {
 			names = []string{}
 		}
 		return map[string]any{"count": len(names), "names": names}, nil
 	case "store.stats":
+		if ss.srv.hideSystemBuckets(s, true) {
+			return ss.statsWithout(identity.IsSystemBucket), nil
+		}
 		return ss.stats(), nil
 	case "store.subscribe", "store.unsubscribe", "store.defineQuery", "store.undefineQuery", "store.listQueries":
-		return ss.handleLive(s, req)
+		return ss.handleLive(s, req, wo)
 	case "store.transaction":
-		return ss.transaction(f)
+		return ss.transaction(s, f, wo)
 	case "store.defineBucket", "store.dropBucket", "store.updateBucket", "store.getBucketSchema":
-		return ss.admin(req)
+		return ss.admin(s, req, wo)
 	}
 	bucket, werr := wire.RequireString(f, "bucket")
 	if werr != nil {
@@ -79,7 +97,7 @@ func (ss *storeService) handle(s *Session, req *Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		rec, err := ss.st.Insert(bucket, data)
+		rec, err := ss.st.Insert(bucket, data, wo...)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +117,7 @@ func (ss *storeService) handle(s *Session, req *Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		rec, err := ss.st.Update(bucket, key, data)
+		rec, err := ss.st.Update(bucket, key, data, wo...)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +127,7 @@ func (ss *storeService) handle(s *Session, req *Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := ss.st.Delete(bucket, key); err != nil {
+		if err := ss.st.Delete(bucket, key, wo...); err != nil {
 			return nil, err
 		}
 		return map[string]bool{"deleted": true}, nil
@@ -158,7 +176,7 @@ func (ss *storeService) handle(s *Session, req *Request) (any, error) {
 		}
 		return ss.st.Paginate(bucket, after, hasAfter, limit)
 	case "store.clear":
-		if err := ss.st.Clear(bucket); err != nil {
+		if err := ss.st.Clear(bucket, wo...); err != nil {
 			return nil, err
 		}
 		return map[string]bool{"cleared": true}, nil
@@ -184,7 +202,7 @@ func (ss *storeService) handle(s *Session, req *Request) (any, error) {
 	return nil, UnknownOperation(NamespaceStore, req.Type)
 }
 
-func (ss *storeService) admin(req *Request) (any, error) {
+func (ss *storeService) admin(s *Session, req *Request, wo []store.WriteOption) (any, error) {
 	f := req.Fields
 	name, werr := wire.RequireString(f, "name")
 	if werr != nil {
@@ -196,17 +214,23 @@ func (ss *storeService) admin(req *Request) (any, error) {
 		if werr != nil {
 			return nil, werr
 		}
-		if err := ss.st.DefineBucket(name, config); err != nil {
+		if err := ss.st.DefineBucket(name, config, wo...); err != nil {
+			return nil, err
+		}
+		if err := ss.srv.trackOwnership(s, "bucket", name, true); err != nil {
 			return nil, err
 		}
 		return map[string]any{"name": name, "created": true}, nil
 	case "store.dropBucket":
-		found, err := ss.st.DropBucket(name)
+		found, err := ss.st.DropBucket(name, wo...)
 		if err != nil {
 			return nil, err
 		}
 		if !found {
 			return nil, bucketDoesNotExist(name)
+		}
+		if err := ss.srv.trackOwnership(s, "bucket", name, false); err != nil {
+			return nil, err
 		}
 		return map[string]any{"name": name, "dropped": true}, nil
 	case "store.updateBucket":
@@ -214,7 +238,7 @@ func (ss *storeService) admin(req *Request) (any, error) {
 		if werr != nil {
 			return nil, werr
 		}
-		if err := ss.st.UpdateBucket(name, updates); err != nil {
+		if err := ss.st.UpdateBucket(name, updates, wo...); err != nil {
 			return nil, err
 		}
 		return map[string]any{"name": name, "updated": true}, nil

@@ -20,17 +20,24 @@ type txOp struct {
 	filter *store.Filter
 }
 
-func (ss *storeService) transaction(f map[string]json.RawMessage) (any, error) {
+func (ss *storeService) transaction(s *Session, f map[string]json.RawMessage, wo []store.WriteOption) (any, error) {
 	ops, err := parseTxOps(f["operations"])
 	if err != nil {
 		return nil, err
+	}
+	// Every element passes the check of its direct operation before
+	// anything runs (COMPATIBILITY.md P§11 #24).
+	for _, op := range ops {
+		if err := ss.srv.Authorize(s, "store."+op.op, op.bucket); err != nil {
+			return nil, err
+		}
 	}
 	type result struct {
 		Index int `json:"index"`
 		Data  any `json:"data"`
 	}
 	results := make([]result, 0, len(ops))
-	tx := ss.st.Begin()
+	tx := ss.st.Begin(wo...)
 	for i, op := range ops {
 		var (
 			data any

@@ -18,6 +18,10 @@ type Context struct {
 	Metadata map[string]any
 	// ExpiresAt is a Unix time in milliseconds; 0 means "never expires".
 	ExpiresAt int64
+	// Token is, in built-in identity mode, the login token the connection
+	// holds (from identity.login, loginWithSecret or refreshSession; "" after
+	// auth.login). It is never sent to clients.
+	Token string
 }
 
 // Expired reports whether c has an expiry that is before nowMs.
@@ -201,7 +205,7 @@ func Match(pattern, s string) bool {
 func ResourceOf(op string, fields map[string]json.RawMessage) string {
 	str := func(name string) (string, bool) {
 		raw, ok := fields[name]
-		if !ok {
+		if !ok || len(raw) == 0 || raw[0] != '"' { // null is not a string
 			return "", false
 		}
 		var s string

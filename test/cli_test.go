@@ -213,10 +213,6 @@ func TestStartupErrors(t *testing.T) {
 			"Error loading config file: " + notJSON + ": invalid character '}' looking for beginning of object key string (line 1, column 13)\n"},
 		{"config missing", []string{"--config=/nonexistent/noex.json"}, nil,
 			"Error loading config file: open /nonexistent/noex.json: no such file or directory\n"},
-		{"identity", []string{"--auth", "--admin-secret", "s", "-H", "127.0.0.1", "-p", "0"}, nil,
-			"Fatal: built-in identity is not available in this build yet\n"},
-		{"audit from env", []string{"-H", "127.0.0.1", "-p", "0"}, []string{"NOEX_AUDIT=1"},
-			"Fatal: the audit log is not available in this build yet\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

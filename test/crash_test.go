@@ -359,3 +359,47 @@ func TestJWTAuthFromTheCommandLine(t *testing.T) {
 		t.Fatalf("HS256 without a secret: exit %d, %q", code, stderr)
 	}
 }
+
+// TestBuiltInIdentityFromTheCommandLine: --auth --admin-secret --audit,
+// with file persistence, bootstraps with the secret; the users created survive a
+// restart of the binary.
+func TestBuiltInIdentityFromTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	args := []string{"--host", "127.0.0.1", "--port", p2s(port), "--persistence", "file", "--data-dir", dir,
+		"--auth", "--admin-secret", "bootstrap-secret", "--audit"}
+	p := start(t, port, args)
+	c, err := dialWS(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := c.call(map[string]any{"type": "store.buckets"}); m["code"] != "UNAUTHORIZED" {
+		t.Fatalf("unauthenticated request: %v", m)
+	}
+	if m, _ := c.call(map[string]any{"type": "identity.loginWithSecret", "secret": "wrong"}); m["code"] != "UNAUTHORIZED" {
+		t.Fatalf("wrong secret: %v", m)
+	}
+	c.mustCall(t, map[string]any{"type": "identity.loginWithSecret", "secret": "bootstrap-secret"})
+	u := c.mustCall(t, map[string]any{"type": "identity.createUser", "username": "alice", "password": "correct-horse"}).(map[string]any)
+	c.mustCall(t, map[string]any{"type": "identity.assignRole", "userId": u["id"], "roleName": "writer"})
+	if _, _, code := p.signal(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+
+	start(t, port, args)
+	c2, err := dialWS(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c2.mustCall(t, map[string]any{"type": "identity.login", "username": "alice", "password": "correct-horse"}).(map[string]any)
+	if roles := fmt.Sprint(d["user"].(map[string]any)["roles"]); roles != "[writer]" {
+		t.Fatalf("login after restart: %v", d)
+	}
+	// --audit: the admin operations of the first run were recorded and
+	// persisted with the data.
+	c2.mustCall(t, map[string]any{"type": "identity.loginWithSecret", "secret": "bootstrap-secret"})
+	entries := c2.mustCall(t, map[string]any{"type": "audit.query", "operation": "identity.createUser"}).(map[string]any)["entries"].([]any)
+	if len(entries) != 1 || entries[0].(map[string]any)["resource"] != "user:alice" {
+		t.Fatalf("audit after restart: %v", entries)
+	}
+}

@@ -165,11 +165,8 @@ func persistenceState(s Settings) string {
 }
 
 func rulesState(s Settings) string {
-	switch {
-	case !s.Rules:
+	if !s.Rules {
 		return "disabled"
-	case !rulesAvailable:
-		return "disabled (not available in this build)"
 	}
 	return "enabled"
 }

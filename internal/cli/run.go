@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/noex-go/noex"
+	"github.com/noex-go/noex/audit"
 	"github.com/noex-go/noex/auth"
+	"github.com/noex-go/noex/identity"
 	"github.com/noex-go/noex/rules"
 	"github.com/noex-go/noex/storage"
 	"github.com/noex-go/noex/store"
@@ -83,12 +85,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // until ctx is done; then it prints "Shutting down..." and stops with the
 // configured grace period. It returns the exit status.
 func Serve(ctx context.Context, s Settings, stdout, stderr io.Writer) int {
-	if missing := s.unavailable(); len(missing) > 0 {
-		for _, m := range missing {
-			fmt.Fprintln(stderr, "Fatal: "+m)
-		}
-		return ExitError
-	}
 	logger := s.NewLogger(stderr)
 	st, err := openStore(s, logger)
 	if err != nil {
@@ -103,13 +99,19 @@ func Serve(ctx context.Context, s Settings, stdout, stderr io.Writer) int {
 	cfg := s.ServerConfig(logger)
 	cfg.Store = st
 	if s.JWT.Algorithm != "" {
-		a, err := jwtAuth(s.JWT)
+		a, err := jwtAuth(s.JWT, logger)
 		if err != nil {
 			return Report(stderr, err)
 		}
 		cfg.Auth = a
 	}
-	if s.Rules && rulesAvailable {
+	if s.Auth {
+		cfg.Identity = &identity.Config{AdminSecret: s.AdminSecret}
+	}
+	if s.Audit {
+		cfg.Audit = &audit.Config{}
+	}
+	if s.Rules {
 		rt, err := noex.OpenRules(st, rules.Options{Logger: logger})
 		if err != nil {
 			return Report(stderr, err)
@@ -169,15 +171,20 @@ func Report(stderr io.Writer, err error) int {
 }
 
 // jwtAuth builds external-token auth from the JWT settings.
-func jwtAuth(j JWTSettings) (*noex.AuthConfig, error) {
+func jwtAuth(j JWTSettings, logger *slog.Logger) (*noex.AuthConfig, error) {
+	const orJWKS = " or jwt.jwksFile (--jwt-jwks-file)"
 	switch {
+	case j.JWKSFile != "":
 	case j.Algorithm == "HS256" && j.Secret == "":
-		return nil, errors.New("HS256 needs jwt.secret (--jwt-secret or NOEX_JWT_SECRET)")
+		return nil, errors.New("HS256 needs jwt.secret (--jwt-secret or NOEX_JWT_SECRET)" + orJWKS)
 	case j.Algorithm != "HS256" && j.PublicKeyFile == "":
-		return nil, errors.New(j.Algorithm + " needs jwt.publicKeyFile (--jwt-public-key-file)")
+		return nil, errors.New(j.Algorithm + " needs jwt.publicKeyFile (--jwt-public-key-file)" + orJWKS)
 	}
-	jc := auth.JWTConfig{Algorithm: j.Algorithm, Secret: []byte(j.Secret), Issuer: j.Issuer,
-		Audience: j.Audience, UserIDClaim: j.UserIDClaim, RolesClaim: j.RolesClaim}
+	// The file is re-read when it changes; a change that cannot be used
+	// is logged and the previous keys stay in force.
+	jc := auth.JWTConfig{Algorithm: j.Algorithm, Secret: []byte(j.Secret), JWKSFile: j.JWKSFile,
+		Issuer: j.Issuer, Audience: j.Audience, UserIDClaim: j.UserIDClaim, RolesClaim: j.RolesClaim,
+		OnJWKSError: func(err error) { logger.Warn("JWKS file not reloaded; the previous keys stay", "err", err) }}
 	if j.PublicKeyFile != "" {
 		pem, err := os.ReadFile(j.PublicKeyFile)
 		if err != nil {

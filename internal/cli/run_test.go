@@ -65,11 +65,6 @@ func TestRunExitsWithoutServing(t *testing.T) {
 		{"env validation", nil, map[string]string{"NOEX_NO_RULES": "maybe"}, 1, "", "Error: Invalid NOEX_NO_RULES: maybe (must be true, 1, false or 0)\n"},
 		{"config file", []string{"-c", "/nonexistent/noex.json"}, nil, 1, "",
 			"Error loading config file: open /nonexistent/noex.json: no such file or directory\n"},
-		{"identity not built", []string{"--auth", "--admin-secret", "s", "--port", "0"}, nil, 1, "",
-			"Fatal: built-in identity is not available in this build yet\n"},
-		{"identity from env not built", []string{"--port", "0"}, map[string]string{"NOEX_AUTH": "true", "NOEX_ADMIN_SECRET": "s"}, 1, "",
-			"Fatal: built-in identity is not available in this build yet\n"},
-		{"audit not built", []string{"--audit", "--port", "0"}, nil, 1, "", "Fatal: the audit log is not available in this build yet\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
