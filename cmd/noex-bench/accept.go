@@ -82,9 +82,7 @@ func runAccept(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		connect, cycle  latencies
 		workers         sync.WaitGroup
 	)
-	connect.all = make([]time.Duration, 0, *n)
-	cycle.all = make([]time.Duration, 0, *n)
-	stopProgress := progress(stderr, "accept", func() string {
+	stopProgress := t.progress(stderr, "accept", func() string {
 		return fmt.Sprintf("completed=%d failed=%d", completed.Load(), failedCount(&failures))
 	})
 	start := time.Now()

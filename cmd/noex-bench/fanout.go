@@ -298,7 +298,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	subs := make([]*fanSub, *subscribers)
 	var failures tally
 	var setupOther atomic.Int64
-	stopProgress := sync.OnceFunc(progress(stderr, "fanout", func() string {
+	stopProgress := sync.OnceFunc(t.progress(stderr, "fanout", func() string {
 		return fmt.Sprintf("pushes=%d failed=%d", sr.pushes.Load(), failedCount(&failures))
 	}))
 	defer stopProgress()
@@ -423,8 +423,6 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	// Figures over all (write, subscriber) pairs.
 	var ackToPush, sendToPush, span latencies
-	ackToPush.all = make([]time.Duration, 0, sr.pushes.Load())
-	sendToPush.all = make([]time.Duration, 0, sr.pushes.Load())
 	lastAt := make([]int64, last+1) // per write: its latest arrival
 	var firstSend, lastPush int64
 	if last > 0 {
@@ -453,8 +451,8 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				res.PushesBeforeAck++
 				d = 0
 			}
-			ackToPush.all = append(ackToPush.all, time.Duration(d))
-			sendToPush.all = append(sendToPush.all, time.Duration(a.at-sendAt[a.seq]))
+			ackToPush.add(time.Duration(d))
+			sendToPush.add(time.Duration(a.at - sendAt[a.seq]))
 			lastAt[a.seq] = max(lastAt[a.seq], a.at)
 			lastPush = max(lastPush, a.at)
 			if a.at <= ackAt[last] {
@@ -467,7 +465,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	for seq := int64(1); seq <= last; seq++ {
 		if lastAt[seq] > 0 {
-			span.all = append(span.all, time.Duration(max(lastAt[seq]-ackAt[seq], 0)))
+			span.add(time.Duration(max(lastAt[seq]-ackAt[seq], 0)))
 		}
 	}
 	res.AckToPush = ackToPush.summary()

@@ -7,6 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,7 +20,9 @@ import (
 
 // idle opens N connections and keeps them open and quiet, answering every
 // server ping, for a fixed time: what the server's memory per connection
-// is measured against.
+// is measured against. With -pid (the server's process on this machine)
+// it reads the server's resident set size before the first dial and at
+// the end of the hold, and reports the difference per open connection.
 
 // IdleResult is the outcome of an idle run.
 type IdleResult struct {
@@ -46,6 +51,13 @@ type IdleResult struct {
 	OpenAtEnd        int64          `json:"openAtEnd"`
 	CleanCloses      int64          `json:"cleanCloses"`
 	CloseErrors      map[string]int `json:"closeErrors"`
+
+	// With -pid: the server's VmRSS before the first dial and at the end
+	// of the hold, and the difference per connection open at that time.
+	ServerPID    int     `json:"serverPid,omitempty"`
+	RSSBeforeKiB int64   `json:"serverRssBeforeKiB,omitempty"`
+	RSSAfterKiB  int64   `json:"serverRssAfterKiB,omitempty"`
+	RSSPerConn   float64 `json:"serverRssPerConnectionKiB,omitempty"`
 }
 
 func (r *IdleResult) writeText(w io.Writer) {
@@ -71,6 +83,10 @@ func (r *IdleResult) writeText(w io.Writer) {
 	fmt.Fprintf(w, "unexpected closes: %d (%s)\n", r.UnexpectedCloses, formatTally(r.CloseReasons))
 	fmt.Fprintf(w, "open at end: %d\n", r.OpenAtEnd)
 	fmt.Fprintf(w, "clean closes: %d (close errors: %s)\n", r.CleanCloses, formatTally(r.CloseErrors))
+	if r.ServerPID != 0 {
+		fmt.Fprintf(w, "server RSS (pid %d): %d KiB before, %d KiB at the end of the hold: %.2f KiB per connection\n",
+			r.ServerPID, r.RSSBeforeKiB, r.RSSAfterKiB, r.RSSPerConn)
+	}
 }
 
 // idleRun is the shared state of one idle run.
@@ -100,13 +116,14 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	closeTimeout := fs.Duration("close-timeout", 5*time.Second, "bound on the closing handshake at the end")
 	request := fs.String("request", "", "a request `frame` (JSON with an id) sent once on every connection after the welcome, "+
 		"its answer awaited before the connection goes idle (e.g. a subscription)")
+	pid := fs.Int("pid", 0, "the server's process `id` on this machine: report its RSS per connection (read from /proc)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := t.validate(ctx); err != nil {
 		return err
 	}
-	if *n <= 0 || *concurrency <= 0 || *duration < 0 || *closeTimeout <= 0 {
+	if *n <= 0 || *concurrency <= 0 || *duration < 0 || *closeTimeout <= 0 || *pid < 0 {
 		return errors.New("-n and -concurrency must be positive, -duration not negative")
 	}
 	warnFileLimit(stderr, *n)
@@ -124,6 +141,13 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	res := &IdleResult{Mode: "idle", URL: t.url.String(), Sources: t.sourceList(), Requested: *n, Concurrency: *concurrency,
 		Request: *request}
+	if *pid > 0 {
+		kib, err := rssKiB(*pid)
+		if err != nil {
+			return fmt.Errorf("-pid: %w", err)
+		}
+		res.ServerPID, res.RSSBeforeKiB = *pid, kib
+	}
 
 	// Dial phase: bounded concurrency, each dial bounded by -dial-timeout.
 	start := time.Now()
@@ -138,7 +162,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}()
 	}
-	stopProgress := progress(stderr, "idle", func() string {
+	stopProgress := t.progress(stderr, "idle", func() string {
 		return fmt.Sprintf("open=%d failed=%d pings=%d", r.open.Load(), failedCount(&r.failures), r.pings.Load())
 	})
 	dialers.Wait()
@@ -164,11 +188,18 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	res.HoldSeconds = time.Since(holdStart).Seconds()
 	stopProgress()
+	res.OpenAtEnd = r.open.Load()
+	if *pid > 0 {
+		if kib, err := rssKiB(*pid); err != nil {
+			fmt.Fprintf(stderr, "noex-bench idle: reading the server's RSS: %v\n", err)
+		} else if res.RSSAfterKiB = kib; res.OpenAtEnd > 0 {
+			res.RSSPerConn = float64(res.RSSAfterKiB-res.RSSBeforeKiB) / float64(res.OpenAtEnd)
+		}
+	}
 
 	// Close phase: send every connection its close frame; each reader
 	// then sees the server's answer and the end of the stream. The read
 	// deadline bounds the whole handshake.
-	res.OpenAtEnd = r.open.Load()
 	r.stopping.Store(true)
 	r.mu.Lock()
 	for _, c := range r.conns {
@@ -350,15 +381,18 @@ func failedCount(t *tally) int {
 	return n
 }
 
-// progress prints a status line to w every 10 s until the returned stop
-// function is called.
-func progress(w io.Writer, name string, status func() string) (stop func()) {
+// progress prints a status line to w every -progress (when positive)
+// until the returned stop function is called.
+func (t *target) progress(w io.Writer, name string, status func() string) (stop func()) {
+	if t.progressEvery <= 0 {
+		return func() {}
+	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(10 * time.Second)
+		tick := time.NewTicker(t.progressEvery)
 		defer tick.Stop()
 		for {
 			select {
@@ -370,6 +404,24 @@ func progress(w io.Writer, name string, status func() string) (stop func()) {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// rssKiB reads the resident set size of a process (VmRSS in
+// /proc/<pid>/status) in KiB.
+func rssKiB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				return strconv.ParseInt(f[0], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
 // warnFileLimit says so when n connections cannot fit under the process's

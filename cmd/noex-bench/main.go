@@ -1,16 +1,19 @@
 // Command noex-bench is a load generator for the noex protocol. Each mode
 // is a subcommand with flags of its own:
 //
-//	noex-bench idle   -url ws://127.0.0.1:8080/ -n 10000 -duration 60s -sources 127.0.0.1,127.0.0.2
-//	noex-bench accept -url ws://127.0.0.1:8080/ -n 20000 -concurrency 64
+//	noex-bench rr     -url ws://127.0.0.1:8080/ -conns 64 -inflight 8 -mix get=50,update=20,where=10,insert=10,delete=10 -records 10000 -duration 30s
 //	noex-bench fanout -url ws://127.0.0.1:8080/ -subscribers 10000 -writes 50 -interval 100ms
-//	noex-bench params -url ws://127.0.0.1:8080/ -subscriptions 100000 -per-connection 100
+//	noex-bench subs   -url ws://127.0.0.1:8080/ -conns 1000 -per-connection 100 -writes 200
+//	noex-bench idle   -url ws://127.0.0.1:8080/ -n 10000 -duration 60s -sources 127.0.0.1,127.0.0.2 -pid 1234
+//	noex-bench accept -url ws://127.0.0.1:8080/ -n 20000 -concurrency 64
 //
-// Every run is bounded in connections, requests and time, and stops by
-// itself. It only connects to loopback addresses: it is a tool for
-// measuring a server on the same machine, not for loading someone else's.
-// Results go to stdout as plain "key: value" lines, or as one JSON object
-// with -json; progress goes to stderr.
+// (params is the former name of subs and still works.) Every run is
+// bounded in connections, requests and time, and stops by itself. It only
+// connects to the address given, which must be a loopback address: it is
+// a tool for measuring a server on the same machine, not for loading
+// someone else's. Results go to stdout as plain "key: value" lines, or as
+// one JSON object with -json; a progress line goes to stderr every
+// -progress.
 package main
 
 import (
@@ -32,13 +35,14 @@ type mode struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-// modes lists the subcommands; request/response, fan-out and subscription
-// modes join this table.
+// modes lists the subcommands.
 var modes = []mode{
-	{"idle", "open N connections that stay idle, answering every server ping", runIdle},
-	{"accept", "measure the rate of new connections (dial, handshake, welcome, close)", runAccept},
+	{"rr", "C connections × P requests in flight, an op mix over a bucket it fills itself: throughput and latency", runRR},
 	{"fanout", "N connections subscribe to one query; time each write's push to every subscriber", runFanout},
-	{"params", "many subscriptions with distinct params; time the one push each write causes", runParams},
+	{"subs", "C connections × M subscriptions with distinct params; time the one push each write causes", runSubs},
+	{"params", "alias of subs", runParams},
+	{"idle", "open N connections that stay idle, answering every server ping (with -pid: server RSS per connection)", runIdle},
+	{"accept", "measure the rate of new connections (dial, handshake, welcome, close)", runAccept},
 }
 
 func main() {

@@ -8,13 +8,13 @@ import (
 	"io"
 	"net"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/gobwas/ws"
 )
 
@@ -33,62 +33,48 @@ func writeResult(w io.Writer, asJSON bool, r result) error {
 	return nil
 }
 
-// latencies collects durations from many goroutines.
+// latencies collects durations from many goroutines into an HDR
+// histogram (see hist.go): memory stays fixed however many are added.
 type latencies struct {
-	mu  sync.Mutex
-	all []time.Duration
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram
 }
 
 func (l *latencies) add(d time.Duration) {
 	l.mu.Lock()
-	l.all = append(l.all, d)
+	if l.h == nil {
+		l.h = newHist()
+	}
+	recordMicros(l.h, d.Microseconds())
 	l.mu.Unlock()
 }
 
-// Summary is a latency distribution in milliseconds.
+// Summary is a latency distribution in milliseconds. Figures come from an
+// HDR histogram with three significant digits and microsecond units.
 type Summary struct {
-	Count int     `json:"count"`
-	MinMs float64 `json:"minMs"`
-	P50Ms float64 `json:"p50Ms"`
-	P90Ms float64 `json:"p90Ms"`
-	P99Ms float64 `json:"p99Ms"`
-	P999  float64 `json:"p999Ms"`
-	MaxMs float64 `json:"maxMs"`
+	Count  int     `json:"count"`
+	MinMs  float64 `json:"minMs"`
+	MeanMs float64 `json:"meanMs"`
+	P50Ms  float64 `json:"p50Ms"`
+	P90Ms  float64 `json:"p90Ms"`
+	P99Ms  float64 `json:"p99Ms"`
+	P999   float64 `json:"p999Ms"`
+	MaxMs  float64 `json:"maxMs"`
 }
 
 func (l *latencies) summary() Summary {
 	l.mu.Lock()
-	all := slices.Clone(l.all)
-	l.mu.Unlock()
-	if len(all) == 0 {
-		return Summary{}
-	}
-	slices.Sort(all)
-	q := func(p float64) float64 {
-		i := int(p*float64(len(all))+0.5) - 1
-		i = min(max(i, 0), len(all)-1)
-		return ms(all[i])
-	}
-	return Summary{
-		Count: len(all),
-		MinMs: ms(all[0]),
-		P50Ms: q(0.50),
-		P90Ms: q(0.90),
-		P99Ms: q(0.99),
-		P999:  q(0.999),
-		MaxMs: ms(all[len(all)-1]),
-	}
+	defer l.mu.Unlock()
+	return summarize(l.h)
 }
 
 func (s Summary) String() string {
 	if s.Count == 0 {
 		return "n=0"
 	}
-	return fmt.Sprintf("n=%d min=%.3fms p50=%.3fms p90=%.3fms p99=%.3fms p99.9=%.3fms max=%.3fms",
-		s.Count, s.MinMs, s.P50Ms, s.P90Ms, s.P99Ms, s.P999, s.MaxMs)
+	return fmt.Sprintf("n=%d min=%.3fms mean=%.3fms p50=%.3fms p90=%.3fms p99=%.3fms p99.9=%.3fms max=%.3fms",
+		s.Count, s.MinMs, s.MeanMs, s.P50Ms, s.P90Ms, s.P99Ms, s.P999, s.MaxMs)
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // tally counts occurrences of short strings (error classes, close codes).
 type tally struct {

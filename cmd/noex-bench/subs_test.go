@@ -15,6 +15,15 @@ import (
 // given global subscription limit.
 func startStoreServer(t *testing.T, maxTotalSubs int) string {
 	t.Helper()
+	return startStoreServerWith(t, func(cfg *noex.Config) {
+		cfg.ConnectionLimits.MaxTotalSubscriptions = maxTotalSubs
+	})
+}
+
+// startStoreServerWith runs an in-process server with a memory store;
+// mutate adjusts the rest of its configuration.
+func startStoreServerWith(t *testing.T, mutate func(*noex.Config)) string {
+	t.Helper()
 	st, err := store.Open(store.Options{TTLCheckInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -22,7 +31,7 @@ func startStoreServer(t *testing.T, maxTotalSubs int) string {
 	t.Cleanup(func() { _ = st.Close() }) // runs after the server's Stop
 	return startServerWith(t, func(cfg *noex.Config) {
 		cfg.Store = st
-		cfg.ConnectionLimits.MaxTotalSubscriptions = maxTotalSubs
+		mutate(cfg)
 	})
 }
 
@@ -52,6 +61,10 @@ func TestFanoutDeliversFinalState(t *testing.T) {
 	if res.CleanCloses != 20 || res.PhaseRate <= 0 || res.Server == nil || res.Server.Evaluations < 1 {
 		t.Fatalf("clean closes %d, rate %.0f, server %v", res.CleanCloses, res.PhaseRate, res.Server)
 	}
+	checkSummary(t, "write latency", res.AckLatency, 10)
+	checkSummary(t, "ack to push", res.AckToPush, int(res.Deliveries))
+	checkSummary(t, "send to push", res.SendToPush, int(res.Deliveries))
+	checkSummary(t, "fan-out span", res.FanoutSpan, -1)
 }
 
 func TestFanoutSustained(t *testing.T) {
@@ -100,7 +113,7 @@ func TestParamsOnePushPerWrite(t *testing.T) {
 			t.Fatalf("stderr lacks %q:\n%s", want, errOut.String())
 		}
 	}
-	var res ParamsResult
+	var res SubsResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -115,10 +128,31 @@ func TestParamsOnePushPerWrite(t *testing.T) {
 		t.Fatalf("matched %d, missing %d, stray %d, duplicates %d, total %d", res.Matched, res.Missing, res.Stray,
 			res.Duplicates, res.TotalPushes)
 	}
-	if res.AckToPush.Count != 40 || res.SendToPush.Count != 40 || res.CleanCloses != 9 || res.UnexpectedCloses != 0 {
-		t.Fatalf("latencies %+v %+v, clean closes %d, unexpected %v", res.AckToPush, res.SendToPush,
-			res.CleanCloses, res.CloseReasons)
+	if res.Mode != "params" || res.CleanCloses != 9 || res.UnexpectedCloses != 0 {
+		t.Fatalf("mode %q, clean closes %d, unexpected %v", res.Mode, res.CleanCloses, res.CloseReasons)
 	}
+	checkSummary(t, "write latency", res.AckLatency, 40)
+	checkSummary(t, "ack to push", res.AckToPush, 40)
+	checkSummary(t, "send to push", res.SendToPush, 40)
+}
+
+// subs is the name of the mode; -conns gives the subscriptions as
+// C connections × M per connection.
+func TestSubsConnsTimesPerConnection(t *testing.T) {
+	url := startStoreServer(t, 1000)
+	var res SubsResult
+	runJSON(t, &res, "subs", "-url", url, "-conns", "3", "-per-connection", "7", "-writes", "10", "-interval", "0",
+		"-quiet", "50ms", "-json")
+	if res.Mode != "subs" || res.Connections != 3 || res.Subscriptions != 21 || res.Requested != 21 || res.SubFailed != 0 {
+		t.Fatalf("mode %q, connections %d, subscriptions %d of %d, failed %d (%v)", res.Mode, res.Connections,
+			res.Subscriptions, res.Requested, res.SubFailed, res.SubFailures)
+	}
+	if res.Writes != 10 || res.Matched != 10 || res.Missing != 0 || res.Stray != 0 || res.WriteErrors != nil {
+		t.Fatalf("writes %d (%v), matched %d, missing %d, stray %d", res.Writes, res.WriteErrors, res.Matched,
+			res.Missing, res.Stray)
+	}
+	checkSummary(t, "write latency", res.AckLatency, 10)
+	checkSummary(t, "ack to push", res.AckToPush, 10)
 }
 
 func TestParsePush(t *testing.T) {

@@ -19,6 +19,8 @@ type target struct {
 	rawSources  string
 	dialTimeout time.Duration
 	json        bool
+	// progressEvery is the period of the status line on stderr.
+	progressEvery time.Duration
 
 	url     *url.URL
 	sources []*net.TCPAddr
@@ -30,7 +32,8 @@ func (t *target) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.rawSources, "sources", "", "comma-separated loopback source `addresses` (e.g. 127.0.0.1,127.0.0.2); "+
 		"connections are spread over them round-robin, each address has its own ephemeral port range")
 	fs.DurationVar(&t.dialTimeout, "dial-timeout", 10*time.Second, "bound on one dial: TCP connect, handshake and welcome")
-	fs.BoolVar(&t.json, "json", false, "print the result as one JSON object")
+	fs.BoolVar(&t.json, "json", false, "print the result as one JSON object on stdout")
+	fs.DurationVar(&t.progressEvery, "progress", 5*time.Second, "print a status line to stderr this often during the run (0: never)")
 }
 
 // validate checks the URL and sources: ws:// only, loopback only.

@@ -17,8 +17,9 @@ import (
 	"time"
 )
 
-// params: many subscriptions to one parametrised query, each with its own
-// params, and writes that concern exactly one of them.
+// subs (alias: params): many subscriptions to one parametrised query, each
+// with its own params, and writes that concern exactly one of them: what
+// one targeted write costs when C connections hold M subscriptions each.
 //
 // Setup: a bucket indexed on "owner" and a query
 // {"filter":{"owner":"{{ params.owner }}"},"fields":["seq"]}; C connections
@@ -32,8 +33,8 @@ import (
 // subscribed" to stderr), for -pause or until SIGUSR1, so that a script can
 // read the server's memory at both points.
 
-// ParamsResult is the outcome of a params run.
-type ParamsResult struct {
+// SubsResult is the outcome of a subs run.
+type SubsResult struct {
 	Mode          string   `json:"mode"`
 	URL           string   `json:"url"`
 	Sources       []string `json:"sources,omitempty"`
@@ -78,7 +79,7 @@ type ParamsResult struct {
 	Server           *counterDelta  `json:"server,omitempty"` // write phase, from /metrics
 }
 
-func (r *ParamsResult) writeText(w io.Writer) {
+func (r *SubsResult) writeText(w io.Writer) {
 	fmt.Fprintf(w, "mode: %s\n", r.Mode)
 	fmt.Fprintf(w, "url: %s\n", r.URL)
 	if len(r.Sources) > 0 {
@@ -190,8 +191,8 @@ func (pr *paramsRun) loop(pc *paramConn) {
 
 // pausePhase announces a phase on stderr and waits for d, SIGUSR1 or the
 // end of ctx.
-func pausePhase(ctx context.Context, stderr io.Writer, d time.Duration, usr1 <-chan os.Signal, what string) {
-	fmt.Fprintf(stderr, "noex-bench params: phase %s\n", what)
+func pausePhase(ctx context.Context, stderr io.Writer, mode string, d time.Duration, usr1 <-chan os.Signal, what string) {
+	fmt.Fprintf(stderr, "noex-bench %s: phase %s\n", mode, what)
 	if d <= 0 {
 		return
 	}
@@ -204,14 +205,25 @@ func pausePhase(ctx context.Context, stderr io.Writer, d time.Duration, usr1 <-c
 	}
 }
 
+func runSubs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runSubsAs(ctx, "subs", args, stdout, stderr)
+}
+
+// runParams is the subs mode under its former name; it reports itself as
+// "params" so that older scripts see what they asked for.
 func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("params", flag.ContinueOnError)
+	return runSubsAs(ctx, "params", args, stdout, stderr)
+}
+
+func runSubsAs(ctx context.Context, mode string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(mode, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var t target
 	t.register(fs)
 	total := fs.Int("subscriptions", 100000, "subscriptions in all, each with its own owner "+
 		"(the server's connectionLimits.maxTotalSubscriptions must allow them)")
 	per := fs.Int("per-connection", 100, "subscriptions per connection (the server's maxSubscriptionsPerConnection must allow them)")
+	nconnsFlag := fs.Int("conns", 0, "`connections` holding the subscriptions: when set, -subscriptions is conns × per-connection")
 	concurrency := fs.Int("concurrency", 100, "dials, and connections subscribing, at once")
 	writes := fs.Int("writes", 200, "number of writes, each to the record of one random owner")
 	interval := fs.Duration("interval", 10*time.Millisecond, "pause after each write's push before the next write")
@@ -222,14 +234,17 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	hot := fs.Int("hot-owners", 0, "write only to this many owners (chosen by -seed), so that most writes are updates; 0: any owner")
 	requestTimeout := fs.Duration("request-timeout", 30*time.Second, "bound on one request, and on one connection's subscribes")
 	closeTimeout := fs.Duration("close-timeout", 10*time.Second, "bound on the closing handshakes at the end")
-	names := fs.String("name", "", "bucket and query `name` (default: params_<unique>)")
+	names := fs.String("name", "", "bucket and query `name` (default: subs_<unique>)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := t.validate(ctx); err != nil {
 		return err
 	}
-	if *total <= 0 || *per <= 0 || *concurrency <= 0 || *writes <= 0 || *interval < 0 || *pushTimeout <= 0 ||
+	if *nconnsFlag > 0 && *per > 0 {
+		*total = *nconnsFlag * *per
+	}
+	if *nconnsFlag < 0 || *total <= 0 || *per <= 0 || *concurrency <= 0 || *writes <= 0 || *interval < 0 || *pushTimeout <= 0 ||
 		*quiet < 0 || *pause < 0 || *hot < 0 || *requestTimeout <= 0 || *closeTimeout <= 0 {
 		return errors.New("-subscriptions, -per-connection, -concurrency, -writes and the timeouts must be positive")
 	}
@@ -237,7 +252,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	warnFileLimit(stderr, nconns+1)
 	name := *names
 	if name == "" {
-		name = "params_" + runSuffix()
+		name = "subs_" + runSuffix()
 	}
 	var usr1 chan os.Signal
 	if *pause > 0 {
@@ -245,7 +260,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		signal.Notify(usr1, syscall.SIGUSR1)
 		defer signal.Stop(usr1)
 	}
-	res := &ParamsResult{Mode: "params", URL: t.url.String(), Sources: t.sourceList(), Requested: *total,
+	res := &SubsResult{Mode: mode, URL: t.url.String(), Sources: t.sourceList(), Requested: *total,
 		PerConnection: *per, Concurrency: *concurrency, Bucket: name, Query: name}
 	owner := func(i int) string { return fmt.Sprintf("o%06d", i) }
 
@@ -272,7 +287,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		pr.writeOwner[i].Store(-1)
 	}
 	sr := pr.sr
-	stopProgress := sync.OnceFunc(progress(stderr, "params", func() string {
+	stopProgress := sync.OnceFunc(t.progress(stderr, mode, func() string {
 		return fmt.Sprintf("subscribed=%d pushes=%d stray=%d", pr.subscribed.Load(), sr.pushes.Load(), pr.stray.Load())
 	}))
 	defer stopProgress()
@@ -302,7 +317,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	res.Connections = len(live)
 	connected := t.fetchCounters(ctx)
-	pausePhase(ctx, stderr, *pause, usr1, fmt.Sprintf("connected: %d connections", len(live)))
+	pausePhase(ctx, stderr, mode, *pause, usr1, fmt.Sprintf("connected: %d connections", len(live)))
 
 	// Phase 2: every connection sends its subscribes back to back, then
 	// waits for all their answers.
@@ -349,9 +364,9 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if connected.OK && subscribedCounters.OK && res.Subscriptions > 0 {
 		res.HeapPerSub = (subscribedCounters.HeapInuse - connected.HeapInuse) / float64(res.Subscriptions)
 	}
-	fmt.Fprintf(stderr, "noex-bench params: %d subscriptions on %d connections in %.2fs\n",
+	fmt.Fprintf(stderr, "noex-bench %s: %d subscriptions on %d connections in %.2fs\n", mode,
 		res.Subscriptions, len(live), res.SubSeconds)
-	pausePhase(ctx, stderr, *pause, usr1, fmt.Sprintf("subscribed: %d subscriptions", res.Subscriptions))
+	pausePhase(ctx, stderr, mode, *pause, usr1, fmt.Sprintf("subscribed: %d subscriptions", res.Subscriptions))
 
 	// Phase 3: writes, each waiting for its push. Only owners whose
 	// subscription was made are written.
@@ -433,7 +448,7 @@ func runParams(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	res.AckToPush = ackToPush.summary()
 	res.SendToPush = sendToPush.summary()
 
-	sr.closeAll(conns, *closeTimeout, stderr, "params")
+	sr.closeAll(conns, *closeTimeout, stderr, mode)
 	_ = writer.closeGracefully(time.Now().Add(*closeTimeout))
 	stopProgress()
 	res.Stray = pr.stray.Load()
