@@ -11,6 +11,7 @@ import (
 	"github.com/noex-go/noex/audit"
 	"github.com/noex-go/noex/auth"
 	"github.com/noex-go/noex/identity"
+	"github.com/noex-go/noex/rules"
 	"github.com/noex-go/noex/storage"
 	"github.com/noex-go/noex/store"
 )
@@ -182,5 +183,85 @@ func TestAuditSameCommitAndRetention(t *testing.T) {
 	}
 	if n := len(st2.MetaWithPrefix("audit/")); n > 5 {
 		t.Fatalf("%d entries persisted with a retention of 5", n)
+	}
+}
+
+// TestAuditSameCommitRulesAndProcedures: the entries of operations whose
+// change the rules engine or the procedures registry makes are in the
+// change set of that change (its rule, fact or procedure meta entry); a
+// change made by a firing rule carries no entry.
+func TestAuditSameCommitRulesAndProcedures(t *testing.T) {
+	log := storage.NewRecordingLog()
+	st, err := store.Open(store.Options{Log: log, TTLCheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	clk := &testClock{}
+	clk.ms.Store(clockStart)
+	srv := startServer(t, func(c *noex.Config) {
+		rt, err := noex.OpenRules(st, rules.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rt.Stop(context.Background()) })
+		c.Store = st
+		c.Rules = rt.Engine
+		c.Identity = &identity.Config{AdminSecret: adminSecret, ScryptN: 16, Now: clk.now}
+		c.Audit = &audit.Config{Tiers: []auth.Tier{auth.TierAdmin, auth.TierWrite}, Now: clk.now}
+	})
+	root := superadmin(t, srv)
+	steps := []struct{ req, op, change string }{
+		{`{"type":"rules.registerRule","rule":{"id":"r1","name":"r1","trigger":{"type":"fact","pattern":"k"},
+			"actions":[{"type":"set_fact","key":"derived","value":1}]}}`, "rules.registerRule", "set rule:r1"},
+		{`{"type":"rules.setFact","key":"k","value":1}`, "rules.setFact", "set fact:k"},
+		{`{"type":"rules.updateRule","ruleId":"r1","updates":{"priority":2}}`, "rules.updateRule", "set rule:r1"},
+		{`{"type":"rules.disableRule","ruleId":"r1"}`, "rules.disableRule", "set rule:r1"},
+		{`{"type":"rules.enableRule","ruleId":"r1"}`, "rules.enableRule", "set rule:r1"},
+		{`{"type":"rules.deleteFact","key":"k"}`, "rules.deleteFact", "delete fact:k"},
+		{`{"type":"rules.unregisterRule","ruleId":"r1"}`, "rules.unregisterRule", "delete rule:r1"},
+		{`{"type":"procedures.register","procedure":{"name":"p1","steps":[{"action":"return","value":1}]}}`,
+			"procedures.register", "set procedure:p1"},
+		{`{"type":"procedures.update","name":"p1","updates":{"description":"d"}}`, "procedures.update", "set procedure:p1"},
+		{`{"type":"procedures.unregister","name":"p1"}`, "procedures.unregister", "delete procedure:p1"},
+	}
+	for _, s := range steps {
+		root.ok("%s", s.req)
+	}
+
+	// operation → the other meta changes of the change set holding its
+	// entry; meta changes made without an entry.
+	with := map[string][]string{}
+	var without []string
+	for _, cs := range log.ChangeSets() {
+		var ops, changes []string
+		for _, op := range cs.Ops {
+			switch {
+			case op.Kind == storage.OpSetMeta && strings.HasPrefix(op.Bucket, "audit/"):
+				var e map[string]any
+				_ = json.Unmarshal(op.Value, &e)
+				ops = append(ops, e["operation"].(string))
+			case op.Kind == storage.OpSetMeta:
+				changes = append(changes, "set "+op.Bucket)
+			case op.Kind == storage.OpDeleteMeta && !strings.HasPrefix(op.Bucket, "audit/"):
+				changes = append(changes, "delete "+op.Bucket)
+			}
+		}
+		if len(ops) == 1 && len(changes) > 0 {
+			with[ops[0]] = append(with[ops[0]], changes...)
+		} else if len(ops) == 0 {
+			without = append(without, changes...)
+		} else if len(changes) > 0 {
+			t.Errorf("entries %v share a commit with %v", ops, changes)
+		}
+	}
+	for _, s := range steps {
+		if got := strings.Join(with[s.op], ","); got != s.change {
+			t.Errorf("the entry of %s is with %q, want %q", s.op, got, s.change)
+		}
+	}
+	// The rule fired by rules.setFact set "derived" in a commit of its own.
+	if strings.Join(without, ",") != "set fact:derived" {
+		t.Errorf("changes without an entry: %v", without)
 	}
 }

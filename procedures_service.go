@@ -77,19 +77,20 @@ type storedProcedure struct {
 	Definition json.RawMessage `json:"definition"`
 }
 
-// procedurePersister writes definitions through the store's durable log.
+// procedurePersister writes definitions through the store's durable log;
+// a request's audit entry (ctx's annex) is written in the same commit.
 type procedurePersister struct{ st *store.Store }
 
-func (p procedurePersister) Save(name string, seq uint64, def json.RawMessage) error {
+func (p procedurePersister) Save(ctx context.Context, name string, seq uint64, def json.RawMessage) error {
 	v, err := json.Marshal(storedProcedure{Seq: seq, Definition: def})
 	if err != nil {
 		return err
 	}
-	return p.st.SetMeta(metaProcedure+name, v)
+	return p.st.SetMeta(metaProcedure+name, v, store.OptionsFrom(ctx)...)
 }
 
-func (p procedurePersister) Delete(name string) error {
-	_, err := p.st.DeleteMeta(metaProcedure + name)
+func (p procedurePersister) Delete(ctx context.Context, name string) error {
+	_, err := p.st.DeleteMeta(metaProcedure+name, store.OptionsFrom(ctx)...)
 	return err
 }
 
@@ -119,7 +120,7 @@ func (ps *proceduresService) handle(ctx context.Context, s *Session, req *Reques
 		if werr != nil {
 			return nil, werr
 		}
-		def, err := ps.reg.Register(raw)
+		def, err := ps.reg.Register(ctx, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +142,7 @@ func (ps *proceduresService) handle(ctx context.Context, s *Session, req *Reques
 	}
 	switch req.Type {
 	case "procedures.unregister":
-		if err := ps.reg.Unregister(name); err != nil {
+		if err := ps.reg.Unregister(ctx, name); err != nil {
 			return nil, err
 		}
 		return map[string]any{"name": name, "unregistered": true}, nil
@@ -150,7 +151,7 @@ func (ps *proceduresService) handle(ctx context.Context, s *Session, req *Reques
 		if werr != nil {
 			return nil, werr
 		}
-		if _, err := ps.reg.Update(name, updates); err != nil {
+		if _, err := ps.reg.Update(ctx, name, updates); err != nil {
 			return nil, err
 		}
 		return map[string]any{"name": name, "updated": true}, nil

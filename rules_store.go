@@ -23,25 +23,49 @@ const (
 )
 
 // rulesPersister implements rules.Persister and rules.GroupPersister over
-// the store's meta entries; every call is a durable write.
+// the store's meta entries; every call is a durable write. ctx is the
+// context of the engine call that caused the change: a request's carries
+// its audit entry (store.OptionsFrom), written in the same commit.
 type rulesPersister struct{ st *store.Store }
 
-func (p rulesPersister) set(prefix, id string, v []byte) error { return p.st.SetMeta(prefix+id, v) }
-func (p rulesPersister) del(prefix, id string) error {
-	_, err := p.st.DeleteMeta(prefix + id)
+var (
+	_ rules.Persister      = rulesPersister{}
+	_ rules.GroupPersister = rulesPersister{}
+)
+
+func (p rulesPersister) set(ctx context.Context, prefix, id string, v []byte) error {
+	return p.st.SetMeta(prefix+id, v, store.OptionsFrom(ctx)...)
+}
+
+func (p rulesPersister) del(ctx context.Context, prefix, id string) error {
+	_, err := p.st.DeleteMeta(prefix+id, store.OptionsFrom(ctx)...)
 	return err
 }
 
-func (p rulesPersister) SaveRule(id string, def []byte) error    { return p.set(metaRule, id, def) }
-func (p rulesPersister) DeleteRule(id string) error              { return p.del(metaRule, id) }
-func (p rulesPersister) SaveFact(key string, value []byte) error { return p.set(metaFact, key, value) }
-func (p rulesPersister) DeleteFact(key string) error             { return p.del(metaFact, key) }
-func (p rulesPersister) SaveTimer(name string, state []byte) error {
-	return p.set(metaTimer, name, state)
+func (p rulesPersister) SaveRule(ctx context.Context, id string, def []byte) error {
+	return p.set(ctx, metaRule, id, def)
 }
-func (p rulesPersister) DeleteTimer(name string) error         { return p.del(metaTimer, name) }
-func (p rulesPersister) SaveGroup(id string, def []byte) error { return p.set(metaGroup, id, def) }
-func (p rulesPersister) DeleteGroup(id string) error           { return p.del(metaGroup, id) }
+func (p rulesPersister) DeleteRule(ctx context.Context, id string) error {
+	return p.del(ctx, metaRule, id)
+}
+func (p rulesPersister) SaveFact(ctx context.Context, key string, value []byte) error {
+	return p.set(ctx, metaFact, key, value)
+}
+func (p rulesPersister) DeleteFact(ctx context.Context, key string) error {
+	return p.del(ctx, metaFact, key)
+}
+func (p rulesPersister) SaveTimer(ctx context.Context, name string, state []byte) error {
+	return p.set(ctx, metaTimer, name, state)
+}
+func (p rulesPersister) DeleteTimer(ctx context.Context, name string) error {
+	return p.del(ctx, metaTimer, name)
+}
+func (p rulesPersister) SaveGroup(ctx context.Context, id string, def []byte) error {
+	return p.set(ctx, metaGroup, id, def)
+}
+func (p rulesPersister) DeleteGroup(ctx context.Context, id string) error {
+	return p.del(ctx, metaGroup, id)
+}
 
 func rulesSnapshot(st *store.Store) *rules.Snapshot {
 	load := func(prefix string) map[string][]byte {

@@ -2,6 +2,7 @@ package procedures
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,10 +14,12 @@ import (
 )
 
 // Persister keeps definitions durably; each call is one durable write,
-// made before the change is visible.
+// made before the change is visible. ctx is the context given to the
+// Registry call that makes the change (the server's carries the request's
+// audit entry, written with the change).
 type Persister interface {
-	Save(name string, seq uint64, definition json.RawMessage) error
-	Delete(name string) error
+	Save(ctx context.Context, name string, seq uint64, definition json.RawMessage) error
+	Delete(ctx context.Context, name string) error
 }
 
 // Stored is one persisted definition, as a Persister wrote it.
@@ -93,8 +96,9 @@ func (r *Registry) Get(name string) (*Definition, bool) {
 // List returns the procedures in registration order.
 func (r *Registry) List() []*Definition { return r.cur.Load().order }
 
-// Register validates and adds a definition; the name must be free.
-func (r *Registry) Register(raw json.RawMessage) (*Definition, error) {
+// Register validates and adds a definition; the name must be free. ctx
+// reaches the Persister.
+func (r *Registry) Register(ctx context.Context, raw json.RawMessage) (*Definition, error) {
 	compact, err := compactJSON(raw)
 	if err != nil {
 		return nil, &ValidationError{Issues: []string{"Procedure config must be an object"}}
@@ -112,7 +116,7 @@ func (r *Registry) Register(raw json.RawMessage) (*Definition, error) {
 	r.seq++
 	def.seq = r.seq
 	if r.persist != nil {
-		if err := r.persist.Save(def.Name, def.seq, def.raw); err != nil {
+		if err := r.persist.Save(ctx, def.Name, def.seq, def.raw); err != nil {
 			return nil, err
 		}
 	}
@@ -124,8 +128,9 @@ func (r *Registry) Register(raw json.RawMessage) (*Definition, error) {
 
 // Update merges updates shallowly over the stored definition (a "name" in
 // updates is ignored), validates the result and replaces the definition,
-// which keeps its place in the registration order.
-func (r *Registry) Update(name string, updates json.RawMessage) (*Definition, error) {
+// which keeps its place in the registration order. ctx reaches the
+// Persister.
+func (r *Registry) Update(ctx context.Context, name string, updates json.RawMessage) (*Definition, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.cur.Load()
@@ -143,7 +148,7 @@ func (r *Registry) Update(name string, updates json.RawMessage) (*Definition, er
 	}
 	def.seq = old.seq
 	if r.persist != nil {
-		if err := r.persist.Save(def.Name, def.seq, def.raw); err != nil {
+		if err := r.persist.Save(ctx, def.Name, def.seq, def.raw); err != nil {
 			return nil, err
 		}
 	}
@@ -154,8 +159,9 @@ func (r *Registry) Update(name string, updates json.RawMessage) (*Definition, er
 	return def, nil
 }
 
-// Unregister removes the procedure called name.
-func (r *Registry) Unregister(name string) error {
+// Unregister removes the procedure called name. ctx reaches the
+// Persister.
+func (r *Registry) Unregister(ctx context.Context, name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.cur.Load()
@@ -164,7 +170,7 @@ func (r *Registry) Unregister(name string) error {
 		return &NotFoundError{Name: name}
 	}
 	if r.persist != nil {
-		if err := r.persist.Delete(name); err != nil {
+		if err := r.persist.Delete(ctx, name); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package procedures
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ type memPersister struct {
 	fail  error
 }
 
-func (p *memPersister) Save(name string, seq uint64, def json.RawMessage) error {
+func (p *memPersister) Save(_ context.Context, name string, seq uint64, def json.RawMessage) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
@@ -30,7 +31,7 @@ func (p *memPersister) Save(name string, seq uint64, def json.RawMessage) error 
 	return nil
 }
 
-func (p *memPersister) Delete(name string) error {
+func (p *memPersister) Delete(_ context.Context, name string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
@@ -66,7 +67,7 @@ func TestProcedureRegistry(t *testing.T) {
 		t.Fatal(errs)
 	}
 	reg := func(def string) error {
-		_, err := r.Register(json.RawMessage(def))
+		_, err := r.Register(t.Context(), json.RawMessage(def))
 		return err
 	}
 	for _, n := range []string{"b", "a", "c"} {
@@ -91,7 +92,7 @@ func TestProcedureRegistry(t *testing.T) {
 
 	// update: shallow merge, name ignored, new keys last, re-validated,
 	// same place in the order.
-	if _, err := r.Update("a", json.RawMessage(`{"name":"zzz","description":"new","x":null}`)); err != nil {
+	if _, err := r.Update(t.Context(), "a", json.RawMessage(`{"name":"zzz","description":"new","x":null}`)); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := r.Get("a")
@@ -101,20 +102,20 @@ func TestProcedureRegistry(t *testing.T) {
 	if _, ok := r.Get("zzz"); ok || names(r.List()) != "b,a,c" {
 		t.Fatalf("after update: %s", names(r.List()))
 	}
-	if _, err := r.Update("a", json.RawMessage(`{"steps":[]}`)); !errors.As(err, &ve) || ve.Issues[0] != `"steps" must contain at least one step` {
+	if _, err := r.Update(t.Context(), "a", json.RawMessage(`{"steps":[]}`)); !errors.As(err, &ve) || ve.Issues[0] != `"steps" must contain at least one step` {
 		t.Fatalf("invalid update: %v", err)
 	}
 	if d2, _ := r.Get("a"); d2 != d {
 		t.Fatal("a failed update changed the definition")
 	}
 	var nf *NotFoundError
-	if _, err := r.Update("nope", json.RawMessage(`{}`)); !errors.As(err, &nf) || err.Error() != `Procedure "nope" not found` {
+	if _, err := r.Update(t.Context(), "nope", json.RawMessage(`{}`)); !errors.As(err, &nf) || err.Error() != `Procedure "nope" not found` {
 		t.Fatalf("update unknown: %v", err)
 	}
-	if err := r.Unregister("b"); err != nil {
+	if err := r.Unregister(t.Context(), "b"); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Unregister("b"); !errors.As(err, &nf) {
+	if err := r.Unregister(t.Context(), "b"); !errors.As(err, &nf) {
 		t.Fatalf("unregister twice: %v", err)
 	}
 	if err := reg(`{"name":"b","steps":[{"action":"return","value":1}]}`); err != nil {
@@ -129,10 +130,10 @@ func TestProcedureRegistry(t *testing.T) {
 	if err := reg(`{"name":"e","steps":[{"action":"return","value":1}]}`); err == nil {
 		t.Fatal("register with a failing persister")
 	}
-	if err := r.Unregister("a"); err == nil {
+	if err := r.Unregister(t.Context(), "a"); err == nil {
 		t.Fatal("unregister with a failing persister")
 	}
-	if _, err := r.Update("a", json.RawMessage(`{"description":"x"}`)); err == nil {
+	if _, err := r.Update(t.Context(), "a", json.RawMessage(`{"description":"x"}`)); err == nil {
 		t.Fatal("update with a failing persister")
 	}
 	if names(r.List()) != "a,c,b" {
@@ -152,14 +153,14 @@ func TestProcedureRegistry(t *testing.T) {
 	if d, _ := r2.Get("a"); d.Description != "new" {
 		t.Fatalf("reloaded %s", d.Raw())
 	}
-	if _, err := r2.Register(json.RawMessage(`{"name":"f","steps":[{"action":"return","value":1}]}`)); err != nil {
+	if _, err := r2.Register(t.Context(), json.RawMessage(`{"name":"f","steps":[{"action":"return","value":1}]}`)); err != nil {
 		t.Fatal(err)
 	}
 	if names(r2.List()) != "a,c,b,f" || p.saved["f"].Seq <= 99 {
 		t.Fatalf("after reload %s seq %d", names(r2.List()), p.saved["f"].Seq)
 	}
 	// Stored definitions are loaded whatever the limits are now.
-	if _, err := r2.Register(json.RawMessage(`{"name":"g","steps":[{"action":"return","value":1},{"action":"return","value":1}]}`)); !errors.As(err, &ve) {
+	if _, err := r2.Register(t.Context(), json.RawMessage(`{"name":"g","steps":[{"action":"return","value":1},{"action":"return","value":1}]}`)); !errors.As(err, &ve) {
 		t.Fatalf("new limits apply to new definitions: %v", err)
 	}
 }
@@ -174,7 +175,7 @@ func TestProcedureUpdateIsAtomic(t *testing.T) {
 			{"action":"rules.getFact","key":"f%d","as":"r%d"},
 			{"action":"aggregate","source":"nothing","op":"count","as":"x"}],"transaction":%v}`, v, v, v, v%2 == 0)
 	}
-	if _, err := r.Register(json.RawMessage(version(0))); err != nil {
+	if _, err := r.Register(t.Context(), json.RawMessage(version(0))); err != nil {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
@@ -186,7 +187,7 @@ func TestProcedureUpdateIsAtomic(t *testing.T) {
 			var upd map[string]json.RawMessage
 			_ = json.Unmarshal([]byte(version(i)), &upd)
 			b, _ := json.Marshal(upd)
-			if _, err := r.Update("p", b); err != nil {
+			if _, err := r.Update(t.Context(), "p", b); err != nil {
 				t.Error(err)
 				return
 			}
@@ -209,4 +210,40 @@ func TestProcedureUpdateIsAtomic(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// ctxPersister records the tag of the context of every write.
+type ctxPersister struct{ tags []string }
+
+type tagKey struct{}
+
+func (p *ctxPersister) Save(ctx context.Context, name string, _ uint64, _ json.RawMessage) error {
+	p.tags = append(p.tags, fmt.Sprintf("save %s %v", name, ctx.Value(tagKey{})))
+	return nil
+}
+
+func (p *ctxPersister) Delete(ctx context.Context, name string) error {
+	p.tags = append(p.tags, fmt.Sprintf("delete %s %v", name, ctx.Value(tagKey{})))
+	return nil
+}
+
+// TestProcedureRegistryContext: every write gets the context of the
+// Registry call that makes it.
+func TestProcedureRegistryContext(t *testing.T) {
+	t.Parallel()
+	p := &ctxPersister{}
+	r, _ := NewRegistry(Limits{}, p, nil)
+	tagged := func(tag string) context.Context { return context.WithValue(t.Context(), tagKey{}, tag) }
+	if _, err := r.Register(tagged("register"), json.RawMessage(`{"name":"p","steps":[{"action":"return","value":1}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Update(tagged("update"), "p", json.RawMessage(`{"description":"d"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unregister(tagged("unregister"), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(p.tags, ","); got != "save p register,save p update,delete p unregister" {
+		t.Fatalf("writes: %s", got)
+	}
 }

@@ -207,14 +207,14 @@ func (x *execCtx) runAction(a *action) error {
 		if err != nil {
 			return err
 		}
-		_, err = x.e.putFact(key, orNull(v), sourceRule)
+		_, err = x.e.putFact(ruleCtx, key, orNull(v), sourceRule)
 		return err
 	case actDeleteFact:
 		key, err := a.key.render(x)
 		if err != nil {
 			return err
 		}
-		_, err = x.e.removeFact(key)
+		_, err = x.e.removeFact(ruleCtx, key)
 		return err
 	case actEmitEvent:
 		topic, err := a.topic.render(x)
@@ -235,7 +235,7 @@ func (x *execCtx) runAction(a *action) error {
 		if err != nil {
 			return err
 		}
-		_, err = x.e.removeTimer(name)
+		_, err = x.e.removeTimer(ruleCtx, name)
 		return err
 	case actCallService:
 		args := make([]any, len(a.args))
@@ -317,7 +317,7 @@ func (x *execCtx) setTimer(t *timerAction) error {
 		}
 		spec.repeat, spec.interval, spec.maxCount = true, iv, t.maxCount
 	}
-	_, err = x.e.armTimer(spec)
+	_, err = x.e.armTimer(ruleCtx, spec)
 	return err
 }
 

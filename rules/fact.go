@@ -216,7 +216,7 @@ func (e *Engine) SetFact(ctx context.Context, key string, value any) (Fact, erro
 	if top {
 		defer e.release()
 	}
-	f, err := e.putFact(key, value, sourceAPI)
+	f, err := e.putFact(persistCtx(ctx, top), key, value, sourceAPI)
 	if err != nil {
 		return Fact{}, err
 	}
@@ -267,7 +267,7 @@ func (e *Engine) DeleteFact(ctx context.Context, key string) (bool, error) {
 	if top {
 		defer e.release()
 	}
-	return e.removeFact(key)
+	return e.removeFact(persistCtx(ctx, top), key)
 }
 
 // QueryFacts returns the facts whose key matches pattern (RULES.md §3.2),
@@ -285,8 +285,9 @@ func (e *Engine) GetAllFacts() []Fact {
 	return e.facts.all()
 }
 
-// putFact persists and stores a fact (serial held); it triggers nothing.
-func (e *Engine) putFact(key string, value any, source string) (Fact, error) {
+// putFact persists (with ctx) and stores a fact (serial held); it triggers
+// nothing.
+func (e *Engine) putFact(ctx context.Context, key string, value any, source string) (Fact, error) {
 	f := Fact{Key: key, Value: value, Timestamp: e.nowMs(), Source: source, Version: 1}
 	var seq uint64
 	if prev, ok := e.facts.get(key); ok {
@@ -299,7 +300,7 @@ func (e *Engine) putFact(key string, value any, source string) (Fact, error) {
 		if err != nil {
 			return Fact{}, err
 		}
-		if err := e.persister.SaveFact(key, b); err != nil {
+		if err := e.persister.SaveFact(ctx, key, b); err != nil {
 			return Fact{}, fmt.Errorf("persist fact %q: %w", key, err)
 		}
 	}
@@ -309,12 +310,12 @@ func (e *Engine) putFact(key string, value any, source string) (Fact, error) {
 	return f, nil
 }
 
-func (e *Engine) removeFact(key string) (bool, error) {
+func (e *Engine) removeFact(ctx context.Context, key string) (bool, error) {
 	if _, ok := e.facts.get(key); !ok {
 		return false, nil
 	}
 	if e.persister != nil {
-		if err := e.persister.DeleteFact(key); err != nil {
+		if err := e.persister.DeleteFact(ctx, key); err != nil {
 			return false, fmt.Errorf("persist fact %q: %w", key, err)
 		}
 	}

@@ -50,7 +50,7 @@ func (e *Engine) CreateGroup(ctx context.Context, in GroupInput) (Group, error) 
 	now := e.nowMs()
 	g := Group{ID: in.ID, Name: in.ID, Enabled: true, CreatedAt: now, UpdatedAt: now}
 	applyGroupInput(&g, in)
-	if err := e.saveGroup(&g); err != nil {
+	if err := e.saveGroup(persistCtx(ctx, top), &g); err != nil {
 		return Group{}, err
 	}
 	e.mu.Lock()
@@ -87,7 +87,7 @@ func (e *Engine) UpdateGroup(ctx context.Context, in GroupInput) (Group, error) 
 	g := *old
 	applyGroupInput(&g, in)
 	g.UpdatedAt = e.nowMs()
-	if err := e.saveGroup(&g); err != nil {
+	if err := e.saveGroup(persistCtx(ctx, top), &g); err != nil {
 		return Group{}, err
 	}
 	e.mu.Lock()
@@ -121,6 +121,7 @@ func (e *Engine) DeleteGroup(ctx context.Context, id string) error {
 	if _, ok := e.groups[id]; !ok {
 		return groupNotFound(id)
 	}
+	pctx := persistCtx(ctx, top)
 	for _, r := range e.rulesInOrder() {
 		if r.group != id {
 			continue
@@ -128,7 +129,7 @@ func (e *Engine) DeleteGroup(ctx context.Context, id string) error {
 		def := cloneDef(r.rule.def)
 		delete(def, "group")
 		nr := newRule(def, r.rule.Version, r.rule.CreatedAt, e.nowMs())
-		if err := e.saveRule(nr); err != nil {
+		if err := e.saveRule(pctx, nr); err != nil {
 			return err
 		}
 		e.mu.Lock()
@@ -136,7 +137,7 @@ func (e *Engine) DeleteGroup(ctx context.Context, id string) error {
 		e.mu.Unlock()
 	}
 	if e.groupsP != nil {
-		if err := e.groupsP.DeleteGroup(id); err != nil {
+		if err := e.groupsP.DeleteGroup(pctx, id); err != nil {
 			return fmt.Errorf("persist group %q: %w", id, err)
 		}
 	}
@@ -184,7 +185,7 @@ func (e *Engine) GroupRules(id string) []*Rule {
 	return out
 }
 
-func (e *Engine) saveGroup(g *Group) error {
+func (e *Engine) saveGroup(ctx context.Context, g *Group) error {
 	if e.groupsP == nil {
 		return nil
 	}
@@ -192,7 +193,7 @@ func (e *Engine) saveGroup(g *Group) error {
 	if err != nil {
 		return err
 	}
-	if err := e.groupsP.SaveGroup(g.ID, b); err != nil {
+	if err := e.groupsP.SaveGroup(ctx, g.ID, b); err != nil {
 		return fmt.Errorf("persist group %q: %w", g.ID, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -16,21 +17,43 @@ import (
 // The bytes are opaque to the implementation; hand them back unchanged in
 // a Snapshot. A Save replaces whatever was saved under the same id, key or
 // name. Implementations must not call back into the engine.
+//
+// ctx is the context of the call that caused the change, as its caller
+// passed it (RegisterRule, SetFact, SetTimer, CreateGroup, ...), so that
+// a write can carry what the caller's context carries (the server attaches
+// a request's audit entry this way). A change caused by the engine itself
+// — an action of a firing rule, a call a service makes back into the
+// engine while a rule runs, a timer firing — gets context.Background().
 type Persister interface {
-	SaveRule(id string, def []byte) error
-	DeleteRule(id string) error
-	SaveFact(key string, value []byte) error
-	DeleteFact(key string) error
-	SaveTimer(name string, state []byte) error
-	DeleteTimer(name string) error
+	SaveRule(ctx context.Context, id string, def []byte) error
+	DeleteRule(ctx context.Context, id string) error
+	SaveFact(ctx context.Context, key string, value []byte) error
+	DeleteFact(ctx context.Context, key string) error
+	SaveTimer(ctx context.Context, name string, state []byte) error
+	DeleteTimer(ctx context.Context, name string) error
 }
 
 // GroupPersister is implemented by a Persister that also keeps rule groups
-// (RULES.md §12.3); without it groups live in memory only.
+// (RULES.md §12.3); without it groups live in memory only. ctx is as for
+// Persister.
 type GroupPersister interface {
-	SaveGroup(id string, def []byte) error
-	DeleteGroup(id string) error
+	SaveGroup(ctx context.Context, id string, def []byte) error
+	DeleteGroup(ctx context.Context, id string) error
 }
+
+// persistCtx is the context the Persister gets for a mutating call made
+// with ctx: ctx itself for a top-level call (one that took the processing
+// lock), context.Background() for one made inline while a rule runs.
+func persistCtx(ctx context.Context, top bool) context.Context {
+	if !top || ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
+// ruleCtx is what the Persister gets for a change made by an action of a
+// firing rule: the change was not made by the call whose trigger fired it.
+var ruleCtx = context.Background()
 
 // Snapshot is the persisted state an engine starts from (Options.Restore):
 // the last bytes saved under each id, key and name, deletions applied.
@@ -54,7 +77,7 @@ func encodeFact(f Fact, seq uint64) ([]byte, error) {
 	return json.Marshal(persistedFact{Fact: f, Seq: seq})
 }
 
-func (e *Engine) saveRule(r *Rule) error {
+func (e *Engine) saveRule(ctx context.Context, r *Rule) error {
 	if e.persister == nil {
 		return nil
 	}
@@ -62,23 +85,23 @@ func (e *Engine) saveRule(r *Rule) error {
 	if err != nil {
 		return err
 	}
-	if err := e.persister.SaveRule(r.ID, b); err != nil {
+	if err := e.persister.SaveRule(ctx, r.ID, b); err != nil {
 		return fmt.Errorf("persist rule %q: %w", r.ID, err)
 	}
 	return nil
 }
 
-func (e *Engine) deleteRule(id string) error {
+func (e *Engine) deleteRule(ctx context.Context, id string) error {
 	if e.persister == nil {
 		return nil
 	}
-	if err := e.persister.DeleteRule(id); err != nil {
+	if err := e.persister.DeleteRule(ctx, id); err != nil {
 		return fmt.Errorf("persist rule %q: %w", id, err)
 	}
 	return nil
 }
 
-func (e *Engine) saveTimer(t *Timer) error {
+func (e *Engine) saveTimer(ctx context.Context, t *Timer) error {
 	if e.persister == nil {
 		return nil
 	}
@@ -86,17 +109,17 @@ func (e *Engine) saveTimer(t *Timer) error {
 	if err != nil {
 		return err
 	}
-	if err := e.persister.SaveTimer(t.Name, b); err != nil {
+	if err := e.persister.SaveTimer(ctx, t.Name, b); err != nil {
 		return fmt.Errorf("persist timer %q: %w", t.Name, err)
 	}
 	return nil
 }
 
-func (e *Engine) deleteTimer(name string) error {
+func (e *Engine) deleteTimer(ctx context.Context, name string) error {
 	if e.persister == nil {
 		return nil
 	}
-	if err := e.persister.DeleteTimer(name); err != nil {
+	if err := e.persister.DeleteTimer(ctx, name); err != nil {
 		return fmt.Errorf("persist timer %q: %w", name, err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 type memPersister struct {
 	mu      sync.Mutex
 	calls   []string
+	tags    []string // per call: the ctxTag of its context, "-" if none
 	rules   map[string][]byte
 	facts   map[string][]byte
 	timers  map[string][]byte
@@ -23,18 +24,31 @@ type memPersister struct {
 	failErr error
 }
 
+// ctxTag marks the context of a call, to see which context the persister
+// got.
+type ctxTag struct{}
+
+func tagged(tag string) context.Context {
+	return context.WithValue(context.Background(), ctxTag{}, tag)
+}
+
 func newMemPersister() *memPersister {
 	return &memPersister{rules: map[string][]byte{}, facts: map[string][]byte{},
 		timers: map[string][]byte{}, groups: map[string][]byte{}}
 }
 
-func (p *memPersister) rec(call, id string, m map[string][]byte, b []byte) error {
+func (p *memPersister) rec(ctx context.Context, call, id string, m map[string][]byte, b []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.failOn == call {
 		return p.failErr
 	}
 	p.calls = append(p.calls, call+" "+id)
+	tag, ok := ctx.Value(ctxTag{}).(string)
+	if !ok {
+		tag = "-"
+	}
+	p.tags = append(p.tags, call+" "+id+" "+tag)
 	if b == nil {
 		delete(m, id)
 	} else {
@@ -43,16 +57,30 @@ func (p *memPersister) rec(call, id string, m map[string][]byte, b []byte) error
 	return nil
 }
 
-func (p *memPersister) SaveRule(id string, b []byte) error { return p.rec("SaveRule", id, p.rules, b) }
-func (p *memPersister) DeleteRule(id string) error         { return p.rec("DeleteRule", id, p.rules, nil) }
-func (p *memPersister) SaveFact(k string, b []byte) error  { return p.rec("SaveFact", k, p.facts, b) }
-func (p *memPersister) DeleteFact(k string) error          { return p.rec("DeleteFact", k, p.facts, nil) }
-func (p *memPersister) SaveTimer(n string, b []byte) error { return p.rec("SaveTimer", n, p.timers, b) }
-func (p *memPersister) DeleteTimer(n string) error         { return p.rec("DeleteTimer", n, p.timers, nil) }
-func (p *memPersister) SaveGroup(id string, b []byte) error {
-	return p.rec("SaveGroup", id, p.groups, b)
+func (p *memPersister) SaveRule(ctx context.Context, id string, b []byte) error {
+	return p.rec(ctx, "SaveRule", id, p.rules, b)
 }
-func (p *memPersister) DeleteGroup(id string) error { return p.rec("DeleteGroup", id, p.groups, nil) }
+func (p *memPersister) DeleteRule(ctx context.Context, id string) error {
+	return p.rec(ctx, "DeleteRule", id, p.rules, nil)
+}
+func (p *memPersister) SaveFact(ctx context.Context, k string, b []byte) error {
+	return p.rec(ctx, "SaveFact", k, p.facts, b)
+}
+func (p *memPersister) DeleteFact(ctx context.Context, k string) error {
+	return p.rec(ctx, "DeleteFact", k, p.facts, nil)
+}
+func (p *memPersister) SaveTimer(ctx context.Context, n string, b []byte) error {
+	return p.rec(ctx, "SaveTimer", n, p.timers, b)
+}
+func (p *memPersister) DeleteTimer(ctx context.Context, n string) error {
+	return p.rec(ctx, "DeleteTimer", n, p.timers, nil)
+}
+func (p *memPersister) SaveGroup(ctx context.Context, id string, b []byte) error {
+	return p.rec(ctx, "SaveGroup", id, p.groups, b)
+}
+func (p *memPersister) DeleteGroup(ctx context.Context, id string) error {
+	return p.rec(ctx, "DeleteGroup", id, p.groups, nil)
+}
 func (p *memPersister) snapshot() *Snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -70,6 +98,13 @@ func (p *memPersister) callLog() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return strings.Join(p.calls, "\n")
+}
+
+// tagLog is callLog with the tag of each call's context.
+func (p *memPersister) tagLog() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.tags, "\n")
 }
 
 func TestPersisterCalls(t *testing.T) {
@@ -91,6 +126,60 @@ func TestPersisterCalls(t *testing.T) {
 	want := strings.Join([]string{"SaveRule r", "SaveFact old", "SaveFact k", "DeleteFact old", "SaveTimer t",
 		"SaveRule r", "SaveRule r", "SaveGroup g", "DeleteTimer t", "DeleteRule r", "DeleteFact k", "DeleteGroup g"}, "\n")
 	if got := p.callLog(); got != want {
+		t.Fatalf("calls:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestPersisterContext: the persister gets the context of the call that
+// caused the change; changes made by firing rules (their actions, a
+// service calling back into the engine) and by timers get
+// context.Background().
+func TestPersisterContext(t *testing.T) {
+	t.Parallel()
+	p := newMemPersister()
+	te := newTestEngine(t, Options{Persister: p})
+	if err := te.SetService(tagged("svc"), "svc", Service{"set": func(ctx context.Context, _ []any) (any, error) {
+		return te.SetFact(ctx, "inline", 1) // inline: ctx carries the caller's tag
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must2 := func(_ any, err error) { t.Helper(); must(err) }
+	must2(te.RegisterRule(tagged("register"), obj(t, rule("r", `{"type":"fact","pattern":"f"}`, "", `[
+		{"type":"set_fact","key":"byRule","value":1},
+		{"type":"delete_fact","key":"byRule"},
+		{"type":"set_timer","timer":{"name":"t","duration":"1m","onExpire":{"topic":"x","data":{}}}},
+		{"type":"call_service","service":"svc","method":"set","args":[]}]`))))
+	must2(te.SetFact(tagged("setFact"), "f", 1))
+	must2(te.UpdateRule(tagged("update"), "r", obj(t, `{"priority":3}`)))
+	must2(te.DisableRule(tagged("disable"), "r"))
+	must2(te.EnableRule(tagged("enable"), "r"))
+	must2(te.CreateGroup(tagged("createGroup"), GroupInput{ID: "g"}))
+	must2(te.UpdateRule(tagged("group"), "r", obj(t, `{"group":"g"}`)))
+	must2(te.DisableGroup(tagged("disableGroup"), "g"))
+	must(te.DeleteGroup(tagged("deleteGroup"), "g"))
+	must2(te.SetTimer(tagged("setTimer"), TimerConfig{Name: "t2", Duration: "1h", OnExpire: TimerEvent{Topic: "y"}}))
+	te.clock.Advance(time.Minute) // "t" fires
+	must2(te.CancelTimer(tagged("cancelTimer"), "t2"))
+	must2(te.DeleteFact(tagged("deleteFact"), "f"))
+	must(te.UnregisterRule(tagged("unregister"), "r"))
+	want := strings.Join([]string{
+		"SaveRule r register",
+		"SaveFact f setFact",
+		"SaveFact byRule -", "DeleteFact byRule -", "SaveTimer t -", "SaveFact inline -",
+		"SaveRule r update", "SaveRule r disable", "SaveRule r enable",
+		"SaveGroup g createGroup", "SaveRule r group", "SaveGroup g disableGroup",
+		"SaveRule r deleteGroup", "DeleteGroup g deleteGroup",
+		"SaveTimer t2 setTimer",
+		"DeleteTimer t -",
+		"DeleteTimer t2 cancelTimer", "DeleteFact f deleteFact", "DeleteRule r unregister",
+	}, "\n")
+	if got := p.tagLog(); got != want {
 		t.Fatalf("calls:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -31,7 +31,7 @@ func (e *Engine) RegisterRule(ctx context.Context, def map[string]any) (*Rule, e
 		return nil, err
 	}
 	now := e.nowMs()
-	return e.install(newRule(d, e.nextVersion, now, now), nil)
+	return e.install(persistCtx(ctx, top), newRule(d, e.nextVersion, now, now), nil)
 }
 
 // UpdateRule overlays updates on the stored definition (shallow merge:
@@ -63,7 +63,7 @@ func (e *Engine) UpdateRule(ctx context.Context, id string, updates map[string]a
 	if err != nil {
 		return nil, err
 	}
-	return e.install(newRule(d, e.nextVersion, old.rule.CreatedAt, e.nowMs()), old)
+	return e.install(persistCtx(ctx, top), newRule(d, e.nextVersion, old.rule.CreatedAt, e.nowMs()), old)
 }
 
 // checkDefinition validates a definition, applies the defaults and checks
@@ -82,15 +82,15 @@ func (e *Engine) checkDefinition(def map[string]any) (map[string]any, error) {
 	return d, nil
 }
 
-// install compiles, persists and indexes a rule, replacing old (serial
-// held). A replaced rule moves to the end of the registration order, as
-// re-registration does in the reference.
-func (e *Engine) install(r *Rule, old *compiledRule) (*Rule, error) {
+// install compiles, persists (with ctx) and indexes a rule, replacing old
+// (serial held). A replaced rule moves to the end of the registration
+// order, as re-registration does in the reference.
+func (e *Engine) install(ctx context.Context, r *Rule, old *compiledRule) (*Rule, error) {
 	c, err := compileRule(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.saveRule(r); err != nil {
+	if err := e.saveRule(ctx, r); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
@@ -121,7 +121,7 @@ func (e *Engine) UnregisterRule(ctx context.Context, id string) error {
 	if !ok {
 		return ruleNotFound(id)
 	}
-	if err := e.deleteRule(id); err != nil {
+	if err := e.deleteRule(persistCtx(ctx, top), id); err != nil {
 		return err
 	}
 	e.mu.Lock()
@@ -160,7 +160,7 @@ func (e *Engine) setEnabled(ctx context.Context, id string, on bool) (*Rule, err
 	def := cloneDef(c.rule.def)
 	def["enabled"] = on
 	r := newRule(def, c.rule.Version, c.rule.CreatedAt, e.nowMs())
-	if err := e.saveRule(r); err != nil {
+	if err := e.saveRule(persistCtx(ctx, top), r); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()

@@ -114,7 +114,7 @@ func (e *Engine) SetTimer(ctx context.Context, cfg TimerConfig) (Timer, error) {
 	if top {
 		defer e.release()
 	}
-	return e.armTimer(spec)
+	return e.armTimer(persistCtx(ctx, top), spec)
 }
 
 // CancelTimer cancels a timer and reports whether it existed.
@@ -126,7 +126,7 @@ func (e *Engine) CancelTimer(ctx context.Context, name string) (bool, error) {
 	if top {
 		defer e.release()
 	}
-	return e.removeTimer(name)
+	return e.removeTimer(persistCtx(ctx, top), name)
 }
 
 // GetTimer returns a pending timer.
@@ -156,9 +156,9 @@ func (e *Engine) Timers() []Timer {
 	return out
 }
 
-// armTimer persists and schedules a timer, replacing one of the same name
-// (serial held).
-func (e *Engine) armTimer(s timerSpec) (Timer, error) {
+// armTimer persists (with ctx) and schedules a timer, replacing one of the
+// same name (serial held).
+func (e *Engine) armTimer(ctx context.Context, s timerSpec) (Timer, error) {
 	if s.repeat && s.interval <= 0 {
 		return Timer{}, errors.New("Timer repeat interval must be positive")
 	}
@@ -181,7 +181,7 @@ func (e *Engine) armTimer(s timerSpec) (Timer, error) {
 		t.Repeat = &Repeat{Interval: s.interval.Milliseconds(), MaxCount: s.maxCount}
 	}
 	t.ExpiresAt = now.Add(delay).UnixMilli()
-	if err := e.saveTimer(&t); err != nil {
+	if err := e.saveTimer(ctx, &t); err != nil {
 		return Timer{}, err
 	}
 	if old, ok := e.timers[s.name]; ok && old.handle != nil {
@@ -201,12 +201,12 @@ func (e *Engine) schedule(ent *timerEntry, delay time.Duration) {
 	ent.handle = e.clock.AfterFunc(delay, func() { e.fireTimer(name, gen) })
 }
 
-func (e *Engine) removeTimer(name string) (bool, error) {
+func (e *Engine) removeTimer(ctx context.Context, name string) (bool, error) {
 	ent, ok := e.timers[name]
 	if !ok {
 		return false, nil
 	}
-	if err := e.deleteTimer(name); err != nil {
+	if err := e.deleteTimer(ctx, name); err != nil {
 		return false, err
 	}
 	if ent.handle != nil {
@@ -219,9 +219,11 @@ func (e *Engine) removeTimer(name string) (bool, error) {
 }
 
 // fireTimer is a timer's expiry: re-arm or remove it, then (1) run the
-// timer-triggered rules, (2) emit the onExpire event (RULES.md §14).
+// timer-triggered rules, (2) emit the onExpire event (RULES.md §14). No
+// call caused it: it persists with context.Background().
 func (e *Engine) fireTimer(name string, gen uint64) {
-	if e.acquire(context.Background()) != nil {
+	ctx := context.Background()
+	if e.acquire(ctx) != nil {
 		return
 	}
 	defer e.release()
@@ -235,7 +237,7 @@ func (e *Engine) fireTimer(name string, gen uint64) {
 	if next, more := e.nextExpiry(ent, fired, now); more {
 		nt := fired
 		nt.ExpiresAt = next.UnixMilli()
-		if err := e.saveTimer(&nt); err != nil {
+		if err := e.saveTimer(ctx, &nt); err != nil {
 			e.log.Error("rules: cannot persist re-armed timer", "engine", e.name, "timer", name, "error", err.Error())
 		}
 		e.timerGen++
@@ -245,7 +247,7 @@ func (e *Engine) fireTimer(name string, gen uint64) {
 		e.mu.Unlock()
 		e.schedule(ne, next.Sub(now))
 	} else {
-		if err := e.deleteTimer(name); err != nil {
+		if err := e.deleteTimer(ctx, name); err != nil {
 			e.log.Error("rules: cannot persist expired timer", "engine", e.name, "timer", name, "error", err.Error())
 		}
 		e.mu.Lock()
@@ -254,7 +256,6 @@ func (e *Engine) fireTimer(name string, gen uint64) {
 	}
 	e.stats.timersFired.Add(1)
 
-	ctx := context.Background()
 	list := e.candidates(&e.idx.timer, name, 0)
 	if len(list) > 0 {
 		data := make(map[string]any, len(fired.OnExpire.Data)+4)
