@@ -226,8 +226,11 @@ func TestProcedureTimeoutOverTheWire(t *testing.T) {
 		{`{"type":"procedures.call","name":"own"}`, `{"type":"error","code":"INTERNAL_ERROR","message":"Procedure \"own\" timed out after 250ms"}`},
 		{`{"type":"store.count","bucket":"items","filter":{"id":{"$in":["t1","t2"]}}}`, `{"type":"result","data":0}`},
 	})
-	if fmt.Sprint(timer.armed) != "[1.5s 250ms]" {
-		t.Fatalf("armed %v", timer.armed)
+	timer.mu.Lock()
+	armed := fmt.Sprint(timer.armed)
+	timer.mu.Unlock()
+	if armed != "[1.5s 250ms]" {
+		t.Fatalf("armed %v", armed)
 	}
 }
 
