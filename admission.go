@@ -71,13 +71,14 @@ func (srv *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if rw != nil && rw.Reader.Buffered() > 0 {
-		// The client sent frames before reading the handshake answer; keep
-		// them by reading through the buffered reader.
-		nc = &bufferedConn{Conn: nc, r: rw.Reader}
-	}
 	_ = nc.SetDeadline(time.Time{})
 	s := newSession(srv, nc, srv.nextConnID.Add(1), remoteIP(nc.RemoteAddr()))
+	if rw != nil && rw.Reader.Buffered() > 0 {
+		// The client sent frames before reading the handshake answer: they
+		// are read first.
+		early, _ := rw.Reader.Peek(rw.Reader.Buffered())
+		s.in.preload(early)
+	}
 
 	// 4–5. Shutdown and per-IP checks complete the handshake, then close.
 	if ok, code, reason := srv.admit(s); !ok {
@@ -140,11 +141,3 @@ func remoteIP(a net.Addr) string {
 	}
 	return host
 }
-
-// bufferedConn reads first what the HTTP server had already buffered.
-type bufferedConn struct {
-	net.Conn
-	r interface{ Read([]byte) (int, error) }
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

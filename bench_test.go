@@ -1,13 +1,19 @@
 package noex
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/noex-go/noex/store"
 )
 
 // Benchmarks of the per-message path without a network: a Session whose
@@ -54,11 +60,18 @@ func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
 // benchSession builds a server that is not listening and one admitted
 // session on a discardConn, as serveHTTP would (without the welcome).
 func benchSession(b *testing.B) (*Session, *discardConn) {
+	return benchSessionWith(b, nil)
+}
+
+func benchSessionWith(b *testing.B, mutate func(*Config)) (*Session, *discardConn) {
 	b.Helper()
 	cfg := DefaultConfig()
 	cfg.Host = "127.0.0.1"
 	cfg.Port = 0
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	srv, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -71,7 +84,8 @@ func benchSession(b *testing.B) (*Session, *discardConn) {
 	b.Cleanup(func() {
 		s.out.writers.Wait()
 		_ = nc.Close()
-		srv.cancel()
+		srv.release(s)
+		_ = srv.Stop(context.Background(), 0)
 	})
 	return s, nc
 }
@@ -177,5 +191,42 @@ func checkAnswered(b *testing.B, nc *discardConn, answer bool) {
 	}
 	if answer {
 		b.ReportMetric(float64(written)/float64(b.N), "wireB/op")
+	}
+}
+
+// BenchmarkStoreRoundTrip is BenchmarkRequestRoundTrip for the store
+// operations of the rr mix, on a memory store of 10,000 records:
+// go test -run=^$ -bench=StoreRoundTrip -benchmem .
+func BenchmarkStoreRoundTrip(b *testing.B) {
+	st, err := store.Open(store.Options{TTLCheckInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	if err := st.DefineBucket("kv", json.RawMessage(`{"key":"id","schema":{"id":{"type":"string"},"g":{"type":"number"},"v":{"type":"string"}},"indexes":["g"]}`)); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10000 {
+		if _, err := st.Insert("kv", store.Record{"id": fmt.Sprint("k", i), "g": float64(i % 1000), "v": strings.Repeat("x", 100)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cases := []struct{ name, payload string }{
+		{"get", `{"id":11,"type":"store.get","bucket":"kv","key":"k42"}`},
+		{"update", `{"id":12,"type":"store.update","bucket":"kv","key":"k43","data":{"v":"` + strings.Repeat("y", 100) + `"}}`},
+		{"where", `{"id":13,"type":"store.where","bucket":"kv","filter":{"g":7}}`},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			s, nc := benchSessionWith(b, func(c *Config) { c.Store = st })
+			payload := []byte(tc.payload)
+			b.ReportAllocs()
+			for b.Loop() {
+				s.handleText(payload)
+			}
+			s.out.writers.Wait()
+			b.StopTimer()
+			checkAnswered(b, nc, true)
+		})
 	}
 }

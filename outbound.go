@@ -48,10 +48,13 @@ type outFrame struct {
 func (f *outFrame) size() int { return len(f.data) + len(f.tail) }
 
 type outbound struct {
-	mu       sync.Mutex
-	queue    []outFrame
-	queued   int  // bytes queued or being written
-	writing  bool // a writer goroutine is running
+	mu      sync.Mutex
+	queue   []outFrame
+	queued  int  // bytes queued or being written
+	writing bool // a writer goroutine is running
+	// corked holds answers while the reader handles requests it read
+	// together; the reader uncorks before it waits for the socket.
+	corked   bool
 	closing  bool // a close frame is queued: nothing more is accepted
 	dirty    map[string]StateSource
 	dirtyIDs []string // dirty subscriptions in the order they became dirty
@@ -102,12 +105,42 @@ func (s *Session) appendPartsLocked(f outFrame) (start bool) {
 	o.queued += f.size()
 	s.srv.metrics.bytesQueued.Add(float64(f.size()))
 	s.checkSlowLocked()
-	if o.writing {
+	if o.writing || (o.corked && f.kind != frameClose && o.queued < corkLimit) {
 		return false
 	}
 	o.writing = true
 	o.writers.Add(1)
 	return true
+}
+
+// corkLimit bounds what a cork holds back: beyond it the queue is written.
+const corkLimit = 64 << 10
+
+// cork holds answers back until uncork (reader goroutine only).
+func (s *Session) cork() {
+	s.out.mu.Lock()
+	s.out.corked = true
+	s.out.mu.Unlock()
+}
+
+// uncork writes what the cork held back.
+func (s *Session) uncork() {
+	o := &s.out
+	o.mu.Lock()
+	if !o.corked {
+		o.mu.Unlock()
+		return
+	}
+	o.corked = false
+	start := len(o.queue) > 0 && !o.writing
+	if start {
+		o.writing = true
+		o.writers.Add(1)
+	}
+	o.mu.Unlock()
+	if start {
+		s.flush()
+	}
 }
 
 // flush writes what is queued, on the calling goroutine if the socket takes
@@ -259,6 +292,7 @@ func (s *Session) waitWritable() bool {
 		}
 		ch := o.drained
 		o.mu.Unlock()
+		s.uncork() // nothing drains while answers are held back
 		select {
 		case <-ch:
 		case <-s.done:

@@ -48,7 +48,7 @@ func (s *Session) readLoop() {
 		}
 	}()
 	for {
-		h, err := ws.ReadHeaderBuffer(s.nc, s.hdr[:2:len(s.hdr)])
+		h, err := ws.ReadHeaderBuffer(&s.in, s.hdr[:2:len(s.hdr)])
 		if err != nil {
 			return
 		}
@@ -69,7 +69,7 @@ func (s *Session) readLoop() {
 		}
 		if s.closingNow() {
 			// Closing: read and discard until the peer answers our close.
-			if _, err := io.CopyN(io.Discard, s.nc, h.Length); err != nil {
+			if _, err := io.CopyN(io.Discard, &s.in, h.Length); err != nil {
 				return
 			}
 			continue
@@ -89,7 +89,7 @@ func (s *Session) readLoop() {
 		}
 		start := msg.Len()
 		// Grow as bytes arrive, never on the declared length alone.
-		if _, err := msg.ReadFrom(io.LimitReader(s.nc, h.Length)); err != nil {
+		if _, err := msg.ReadFrom(io.LimitReader(&s.in, h.Length)); err != nil {
 			return
 		}
 		if int64(msg.Len()-start) != h.Length {
@@ -109,6 +109,12 @@ func (s *Session) readLoop() {
 			if _, ok := wire.FastPong(payload); ok {
 				s.pong()
 			} else {
+				if s.in.buffered() > 0 {
+					// More requests were read with this one: hold the
+					// answers until the reader needs the socket again,
+					// then write them together.
+					s.cork()
+				}
 				s.handOff(payload)
 			}
 		}
@@ -135,7 +141,7 @@ func (s *Session) handOff(payload []byte) {
 func (s *Session) control(h ws.Header) bool {
 	var buf [maxControlPayload]byte
 	p := buf[:h.Length]
-	if _, err := io.ReadFull(s.nc, p); err != nil {
+	if _, err := io.ReadFull(&s.in, p); err != nil {
 		return false
 	}
 	ws.Cipher(p, h.Mask, 0)
@@ -165,13 +171,13 @@ func (s *Session) closingNow() bool {
 // drainFrame discards the rest of a frame the server refused, so the peer
 // sees our close frame rather than a reset.
 func (s *Session) drainFrame(h ws.Header) {
-	_, _ = io.CopyN(io.Discard, s.nc, h.Length)
+	_, _ = io.CopyN(io.Discard, &s.in, h.Length)
 }
 
 // drain reads and discards until the peer closes or the close deadline set
 // by closeWith passes.
 func (s *Session) drain() {
-	_, _ = io.Copy(io.Discard, s.nc)
+	_, _ = io.Copy(io.Discard, &s.in)
 }
 
 // handleText runs one complete text message through §1.10 and the request

@@ -48,6 +48,7 @@ type Session struct {
 	tornDown  bool
 
 	hdr [14]byte // frame header scratch for the reader
+	in  inbuf    // the reader's pooled read buffer (reader goroutine only)
 }
 
 func newSession(srv *Server, nc net.Conn, id uint64, remote string) *Session {
@@ -60,6 +61,7 @@ func newSession(srv *Server, nc net.Conn, id uint64, remote string) *Session {
 		connectedAt: time.Now().UnixMilli(),
 		done:        make(chan struct{}),
 	}
+	s.in.s = s
 	s.initRaw()
 	return s
 }

@@ -34,6 +34,8 @@ var storeOperations = []string{
 
 var knownStoreOp = operationSet(storeOperations, liveOperations)
 
+var deletedResult = wire.Compact(`{"deleted":true}`)
+
 // Stats contributes the store object of server.stats.
 func (ss *storeService) Stats() any { return ss.stats() }
 
@@ -101,7 +103,7 @@ func (ss *storeService) handle(ctx context.Context, s *Session, req *Request) (a
 		if err != nil {
 			return nil, err
 		}
-		return rec, nil
+		return store.JSON{V: rec}, nil
 	case "store.get":
 		key, err := requireKey(f)
 		if err != nil {
@@ -121,7 +123,7 @@ func (ss *storeService) handle(ctx context.Context, s *Session, req *Request) (a
 		if err != nil {
 			return nil, err
 		}
-		return rec, nil
+		return store.JSON{V: rec}, nil
 	case "store.delete":
 		key, err := requireKey(f)
 		if err != nil {
@@ -130,7 +132,7 @@ func (ss *storeService) handle(ctx context.Context, s *Session, req *Request) (a
 		if err := ss.st.Delete(bucket, key, wo...); err != nil {
 			return nil, err
 		}
-		return map[string]bool{"deleted": true}, nil
+		return deletedResult, nil
 	case "store.all":
 		return ss.st.All(bucket)
 	case "store.where", "store.findOne":

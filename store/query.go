@@ -456,3 +456,16 @@ func EncodeResult(v any) ([]byte, error) { return encodeJSON(v) }
 
 // AppendResult appends the encoding of v, as EncodeResult makes it, to b.
 func AppendResult(b []byte, v any) ([]byte, error) { return appendJSON(b, v) }
+
+// JSON wraps a generic value (a Record, a list of them, a number …) so the
+// server writes it with the store's encoder, straight into a frame.
+type JSON struct{ V any }
+
+// AppendJSON appends the encoded value.
+func (j JSON) AppendJSON(b []byte) ([]byte, error) { return appendJSON(b, j.V) }
+
+// JSONSizeHint is a rough size.
+func (j JSON) JSONSizeHint() int { return 256 }
+
+// MarshalJSON encodes the value.
+func (j JSON) MarshalJSON() ([]byte, error) { return appendJSON(nil, j.V) }

@@ -59,6 +59,43 @@ func (d Docs) Records() []Record {
 }
 
 // MarshalJSON writes the records' stored encodings as a JSON array.
+// AppendJSON appends the record's stored encoding, or null.
+func (d Doc) AppendJSON(b []byte) ([]byte, error) {
+	if d.e == nil {
+		return append(b, "null"...), nil
+	}
+	return append(b, d.e.enc...), nil
+}
+
+// JSONSizeHint is the encoded size.
+func (d Doc) JSONSizeHint() int {
+	if d.e == nil {
+		return 4
+	}
+	return len(d.e.enc)
+}
+
+// AppendJSON appends the records as a JSON array.
+func (d Docs) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, '[')
+	for i, e := range d.list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e.enc...)
+	}
+	return append(b, ']'), nil
+}
+
+// JSONSizeHint is the encoded size.
+func (d Docs) JSONSizeHint() int {
+	n := 2
+	for _, e := range d.list {
+		n += len(e.enc) + 1
+	}
+	return n
+}
+
 func (d Docs) MarshalJSON() ([]byte, error) {
 	n := 2
 	for _, e := range d.list {

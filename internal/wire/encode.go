@@ -41,6 +41,26 @@ func Marshal(v any) ([]byte, error) {
 	return append([]byte(nil), out...), nil
 }
 
+// JSONAppender is a result that writes itself as compact JSON, exactly as
+// Marshal would, straight into the frame (no reflection, no copy, no
+// re-validation). Store records, which are encoded once when written,
+// implement it.
+type JSONAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+	// JSONSizeHint is the expected encoded size (for the frame buffer).
+	JSONSizeHint() int
+}
+
+// Compact is JSON text known to be valid and compact (a constant result):
+// it is written as is.
+type Compact []byte
+
+// AppendJSON appends c.
+func (c Compact) AppendJSON(b []byte) ([]byte, error) { return append(b, c...), nil }
+
+// JSONSizeHint is len(c).
+func (c Compact) JSONSizeHint() int { return len(c) }
+
 // Absent is the value of an operation that produced nothing: the "data" key
 // is omitted from the result frame (§0.3).
 type absent struct{}
@@ -50,6 +70,17 @@ var Absent any = absent{}
 
 // EncodeResult builds a result frame. data == Absent omits the key.
 func EncodeResult(id ID, data any) ([]byte, error) {
+	if a, ok := data.(JSONAppender); ok {
+		out := make([]byte, 0, 64+a.JSONSizeHint())
+		out = append(out, `{"id":`...)
+		out = append(out, id.String()...)
+		out = append(out, `,"type":"result","data":`...)
+		out, err := a.AppendJSON(out)
+		if err != nil {
+			return nil, err
+		}
+		return append(out, '}'), nil
+	}
 	var body []byte
 	if data != Absent {
 		var err error
