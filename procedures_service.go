@@ -174,7 +174,7 @@ func (ps *proceduresService) handle(ctx context.Context, s *Session, req *Reques
 			}
 			input = v
 		}
-		res, err := ps.runner.Call(ctx, def, input, ps.env(s))
+		res, err := ps.runner.Call(ctx, def, input, ps.env(ctx, s))
 		if err != nil {
 			return nil, err
 		}
@@ -186,8 +186,9 @@ func (ps *proceduresService) handle(ctx context.Context, s *Session, req *Reques
 	}
 }
 
-// env is what a call of connection s runs against.
-func (ps *proceduresService) env(s *Session) procedures.Env {
+// env is what a call of connection s runs against; its writes carry the
+// request's audit entry (ctx's annex), so it commits with the first one.
+func (ps *proceduresService) env(ctx context.Context, s *Session) procedures.Env {
 	env := procedures.Env{
 		Store:     noStore{},
 		Begin:     func() procedures.Tx { return noStoreTx{} },
@@ -195,7 +196,7 @@ func (ps *proceduresService) env(s *Session) procedures.Env {
 	}
 	if st := ps.st; st != nil {
 		env.Store = directStore{st: st}
-		env.Begin = func() procedures.Tx { return &txStore{tx: st.Begin()} }
+		env.Begin = func() procedures.Tx { return &txStore{tx: st.Begin(store.OptionsFrom(ctx)...)} }
 	}
 	if ps.rules != nil {
 		env.Rules = engineRules{eng: ps.rules}
@@ -342,16 +343,16 @@ func (d directStore) FindOne(_ context.Context, bucket string, filter map[string
 	return doc.Record(), nil
 }
 
-func (d directStore) Insert(_ context.Context, bucket string, data map[string]any) (map[string]any, error) {
-	return d.st.Insert(bucket, data)
+func (d directStore) Insert(ctx context.Context, bucket string, data map[string]any) (map[string]any, error) {
+	return d.st.Insert(bucket, data, store.OptionsFrom(ctx)...)
 }
 
-func (d directStore) Update(_ context.Context, bucket string, key any, data map[string]any) (map[string]any, error) {
-	return d.st.Update(bucket, key, data)
+func (d directStore) Update(ctx context.Context, bucket string, key any, data map[string]any) (map[string]any, error) {
+	return d.st.Update(bucket, key, data, store.OptionsFrom(ctx)...)
 }
 
-func (d directStore) Delete(_ context.Context, bucket string, key any) error {
-	return d.st.Delete(bucket, key)
+func (d directStore) Delete(ctx context.Context, bucket string, key any) error {
+	return d.st.Delete(bucket, key, store.OptionsFrom(ctx)...)
 }
 
 func (d directStore) Count(_ context.Context, bucket string, filter map[string]any) (int, error) {
