@@ -170,7 +170,14 @@ func allOperations() []string {
 func TestAuthDenyByDefault(t *testing.T) {
 	srv, _ := startAuthServer(t, nil)
 	c, _ := dial(t, srv)
+	// Every name the dispatch answers, every name the tier table knows,
+	// and names nobody knows.
 	ops := allOperations()
+	for _, op := range srv.Operations() {
+		if !slices.Contains(ops, op) {
+			ops = append(ops, op)
+		}
+	}
 	if len(ops) < 80 {
 		t.Fatalf("only %d operations", len(ops))
 	}
@@ -181,6 +188,19 @@ func TestAuthDenyByDefault(t *testing.T) {
 		got := c.request(map[string]any{"id": i + 1, "type": op, "bucket": "b", "name": "b"})
 		if got["code"] != "UNAUTHORIZED" || got["message"] != "Authentication required" {
 			t.Errorf("%s unauthenticated: %v", op, got)
+		}
+	}
+	// An under-privileged user (reader) gets nothing above its tier.
+	reader, _ := dial(t, srv)
+	login(t, reader, "t-reader")
+	for i, op := range ops {
+		tier := auth.TierOf(op)
+		if tier <= auth.TierRead || auth.Ungated(op) {
+			continue
+		}
+		got := reader.request(map[string]any{"id": i + 1, "type": op, "bucket": "b", "name": "b"})
+		if got["code"] != "FORBIDDEN" {
+			t.Errorf("%s (%s tier) by a reader: %v", op, tier, got)
 		}
 	}
 	// The ungated ones.
