@@ -7,26 +7,33 @@ var (
 	benchFrame   []byte
 )
 
-func BenchmarkParseSmallRequest(b *testing.B) {
-	payload := []byte(`{"id":7,"type":"store.get","bucket":"users","key":"u-1"}`)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(payload)))
-	for b.Loop() {
-		benchInbound = Parse(payload)
-	}
-	if benchInbound.Kind != KindRequest {
-		b.Fatal(benchInbound.Err)
-	}
+// parseBenchFrames are typical inbound frames: the store.get and
+// store.insert requests of PROTOCOL.md, a heartbeat answer and a frame that
+// fails §1.10 step 1.
+var parseBenchFrames = []struct {
+	name    string
+	payload string
+	kind    Kind
+}{
+	{"store.get", `{"id":7,"type":"store.get","bucket":"users","key":"u-1"}`, KindRequest},
+	{"store.insert", `{"id":12,"type":"store.insert","bucket":"users","data":{"name":"Ann","email":"ann@example.com","age":42,"tags":["admin","ops"],"address":{"city":"Prague","zip":"110 00"},"active":true,"score":97.5}}`, KindRequest},
+	{"pong", `{"type":"pong","timestamp":1735689630000}`, KindPong},
+	{"invalid", `{"id":4,"type"`, KindInvalid},
 }
 
-func BenchmarkParsePong(b *testing.B) {
-	payload := []byte(`{"type":"pong","timestamp":1735689630000}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		benchInbound = Parse(payload)
-	}
-	if benchInbound.Kind != KindPong {
-		b.Fatal(benchInbound.Err)
+func BenchmarkParse(b *testing.B) {
+	for _, fr := range parseBenchFrames {
+		b.Run(fr.name, func(b *testing.B) {
+			payload := []byte(fr.payload)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(payload)))
+			for b.Loop() {
+				benchInbound = Parse(payload)
+			}
+			if benchInbound.Kind != fr.kind {
+				b.Fatalf("Kind %v, want %v (err %v)", benchInbound.Kind, fr.kind, benchInbound.Err)
+			}
+		})
 	}
 }
 
