@@ -99,11 +99,12 @@ func (ss *storeService) handle(ctx context.Context, s *Session, req *Request) (a
 		if err != nil {
 			return nil, err
 		}
-		rec, err := ss.st.Insert(bucket, data, wo...)
+		var enc []byte
+		rec, err := ss.st.Insert(bucket, data, append(wo, store.Encoded(&enc))...)
 		if err != nil {
 			return nil, err
 		}
-		return store.JSON{V: rec}, nil
+		return written(rec, enc), nil
 	case "store.get":
 		key, err := requireKey(f)
 		if err != nil {
@@ -119,11 +120,12 @@ func (ss *storeService) handle(ctx context.Context, s *Session, req *Request) (a
 		if err != nil {
 			return nil, err
 		}
-		rec, err := ss.st.Update(bucket, key, data, wo...)
+		var enc []byte
+		rec, err := ss.st.Update(bucket, key, data, append(wo, store.Encoded(&enc))...)
 		if err != nil {
 			return nil, err
 		}
-		return store.JSON{V: rec}, nil
+		return written(rec, enc), nil
 	case "store.delete":
 		key, err := requireKey(f)
 		if err != nil {
@@ -266,8 +268,10 @@ func requireRecord(f map[string]json.RawMessage, name string) (store.Record, err
 	if werr != nil {
 		return nil, werr
 	}
-	var rec store.Record
-	if err := json.Unmarshal(raw, &rec); err != nil {
+	// The frame was validated as a whole: the fast decoder is enough.
+	v, err := store.DecodeJSONFast(raw)
+	rec, ok := v.(map[string]any)
+	if err != nil || !ok {
 		return nil, wire.Errorf(wire.CodeValidation, "Missing or invalid %q: expected object", name)
 	}
 	return rec, nil
@@ -278,11 +282,20 @@ func requireKey(f map[string]json.RawMessage) (any, error) {
 	if werr != nil {
 		return nil, werr
 	}
-	var key any
-	if err := json.Unmarshal(raw, &key); err != nil {
+	key, err := store.DecodeJSONFast(raw)
+	if err != nil {
 		return nil, wire.NewError(wire.CodeValidation, `Missing "key": expected non-null value`)
 	}
 	return key, nil
+}
+
+// written is the answer of an insert or update: the record's stored
+// encoding when the store gave it, else the record encoded now.
+func written(rec store.Record, enc []byte) any {
+	if enc != nil {
+		return wire.Compact(enc)
+	}
+	return store.JSON{V: rec}
 }
 
 func optionalFilter(f map[string]json.RawMessage) (*store.Filter, error) {

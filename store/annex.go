@@ -24,19 +24,29 @@ func (a *Annex) Used() bool { return a != nil && a.used.Load() }
 // WriteOption modifies one write.
 type WriteOption func(*writeOptions)
 
-type writeOptions struct{ annex *Annex }
+type writeOptions struct {
+	annex   *Annex
+	encoded *[]byte
+}
 
 // WithAnnex writes a with the change, if the annex has not been written
 // yet. A nil annex is ignored.
 func WithAnnex(a *Annex) WriteOption { return func(o *writeOptions) { o.annex = a } }
 
-func annexOf(opts []WriteOption) *Annex {
+// Encoded makes Insert and Update also return the written record's JSON
+// encoding (the bytes stored and read back by Get) in *dst, so a caller
+// that sends the record on need not encode it again.
+func Encoded(dst *[]byte) WriteOption { return func(o *writeOptions) { o.encoded = dst } }
+
+func optionsOf(opts []WriteOption) writeOptions {
 	var o writeOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return o.annex
+	return o
 }
+
+func annexOf(opts []WriteOption) *Annex { return optionsOf(opts).annex }
 
 // attach adds the annex's meta operations to p (under the write lock).
 func (a *Annex) attach(p *pending) {

@@ -242,7 +242,8 @@ func (s *Store) checkRefs(p *pending, b *bucket, rec Record, only Record, now in
 // Insert validates and stores a new record and returns it as stored.
 func (s *Store) Insert(bucketName string, data Record, opts ...WriteOption) (Record, error) {
 	var out Record
-	err := s.commitWith(annexOf(opts), func() (*pending, error) {
+	o := optionsOf(opts)
+	err := s.commitWith(o.annex, func() (*pending, error) {
 		b, err := s.bucketLocked(bucketName)
 		if err != nil {
 			return nil, err
@@ -251,6 +252,9 @@ func (s *Store) Insert(bucketName string, data Record, opts ...WriteOption) (Rec
 		out, err = s.stageInsert(p, b, data, s.now())
 		if err != nil {
 			return nil, err
+		}
+		if o.encoded != nil {
+			*o.encoded = p.stage(b).entries[normKey(out[b.def.Key])].enc
 		}
 		return p, nil
 	})
@@ -328,7 +332,8 @@ func (s *Store) stagePrepared(p *pending, b *bucket, key any, rec Record, now in
 // Update merges changes into the record at key and returns the result.
 func (s *Store) Update(bucketName string, key any, changes Record, opts ...WriteOption) (Record, error) {
 	var out Record
-	err := s.commitWith(annexOf(opts), func() (*pending, error) {
+	o := optionsOf(opts)
+	err := s.commitWith(o.annex, func() (*pending, error) {
 		b, err := s.bucketLocked(bucketName)
 		if err != nil {
 			return nil, err
@@ -337,6 +342,9 @@ func (s *Store) Update(bucketName string, key any, changes Record, opts ...Write
 		out, err = s.stageUpdate(p, b, key, changes, s.now())
 		if err != nil {
 			return nil, err
+		}
+		if o.encoded != nil {
+			*o.encoded = p.stage(b).entries[normKey(out[b.def.Key])].enc
 		}
 		return p, nil
 	})
