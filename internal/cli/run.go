@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/noex-go/noex"
@@ -51,6 +52,19 @@ func openStore(s Settings, logger *slog.Logger) (*store.Store, error) {
 	return st, nil
 }
 
+// procsFor is the GOMAXPROCS the server runs with. Durable persistence
+// blocks in fsync: with a single P (a process pinned to one CPU) every
+// commit then waits for the runtime's monitor to hand the P over, which
+// backs off to 10 ms, and durable throughput falls fourfold (measured in
+// docs/benchmarks.md). So durable modes get at least two Ps; an explicit
+// GOMAXPROCS setting is left alone.
+func procsFor(persistence string, current int, explicit bool) int {
+	if explicit || persistence == PersistenceMemory || current >= 2 {
+		return current
+	}
+	return 2
+}
+
 // Exit statuses of the command.
 const (
 	ExitOK    = 0
@@ -86,6 +100,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // configured grace period. It returns the exit status.
 func Serve(ctx context.Context, s Settings, stdout, stderr io.Writer) int {
 	logger := s.NewLogger(stderr)
+	if n := procsFor(s.Persistence, runtime.GOMAXPROCS(0), os.Getenv("GOMAXPROCS") != ""); n != runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(n)
+	}
 	st, err := openStore(s, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: Failed to initialize %s persistence: %s\n", s.Persistence, err)

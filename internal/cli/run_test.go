@@ -212,3 +212,22 @@ func TestRunPortInUse(t *testing.T) {
 		t.Errorf("stdout %q, want nothing", stdout.String())
 	}
 }
+
+func TestProcsFor(t *testing.T) {
+	for _, tt := range []struct {
+		persistence string
+		current     int
+		explicit    bool
+		want        int
+	}{
+		{PersistenceFile, 1, false, 2},
+		{PersistenceSQLite, 1, false, 2},
+		{PersistenceFile, 1, true, 1},
+		{PersistenceMemory, 1, false, 1},
+		{PersistenceFile, 4, false, 4},
+	} {
+		if got := procsFor(tt.persistence, tt.current, tt.explicit); got != tt.want {
+			t.Errorf("procsFor(%q, %d, %v) = %d, want %d", tt.persistence, tt.current, tt.explicit, got, tt.want)
+		}
+	}
+}
