@@ -30,15 +30,8 @@ func (id *Identity) createRole(ctx context.Context, f map[string]json.RawMessage
 		return nil, errRoleNameLength
 	}
 	rec := store.Record{"name": name, "system": false, "permissions": []any{}}
-	if v, ok := decode(f, "description"); ok {
-		if s, isStr := v.(string); isStr {
-			rec["description"] = s
-		}
-	}
-	if v, ok := decode(f, "permissions"); ok {
-		if list, isList := v.([]any); isList {
-			rec["permissions"] = list
-		}
+	for k, v := range roleFields(f) {
+		rec[k] = v
 	}
 	existing, err := id.roleByName(name)
 	if err != nil {
@@ -60,6 +53,23 @@ func (id *Identity) createRole(ctx context.Context, f map[string]json.RawMessage
 	return roleInfo(stored), nil
 }
 
+// roleFields reads the settable fields of a role: description when it is
+// a string, permissions when it is an array (§6.9.4); others are ignored.
+func roleFields(f map[string]json.RawMessage) store.Record {
+	out := store.Record{}
+	if v, ok := decode(f, "description"); ok {
+		if s, isStr := v.(string); isStr {
+			out["description"] = s
+		}
+	}
+	if v, ok := decode(f, "permissions"); ok {
+		if list, isList := v.([]any); isList {
+			out["permissions"] = list
+		}
+	}
+	return out
+}
+
 func (id *Identity) updateRole(ctx context.Context, f map[string]json.RawMessage) (any, error) {
 	roleID, werr := wire.RequireString(f, "roleId")
 	if werr != nil {
@@ -72,17 +82,7 @@ func (id *Identity) updateRole(ctx context.Context, f map[string]json.RawMessage
 	if !doc.Found() {
 		return nil, errRoleNotFound
 	}
-	changes := store.Record{}
-	if v, ok := decode(f, "description"); ok {
-		if s, isStr := v.(string); isStr {
-			changes["description"] = s
-		}
-	}
-	if v, ok := decode(f, "permissions"); ok {
-		if list, isList := v.([]any); isList {
-			changes["permissions"] = list
-		}
-	}
+	changes := roleFields(f)
 	if len(changes) == 0 {
 		return roleInfo(doc.Record()), nil
 	}

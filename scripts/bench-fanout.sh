@@ -83,19 +83,6 @@ stop_bench() {
 	BENCH_PID=""
 }
 
-stop_server() {
-	if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
-		for _ in $(seq 1 150); do
-			kill -0 "$SERVER_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$SERVER_PID" 2>/dev/null || true
-	fi
-	[[ -n $SERVER_PID ]] && wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=""
-}
-
 cleanup() {
 	stop_bench
 	stop_server

@@ -39,3 +39,18 @@ wait_listening() { # PORT PID
 	done
 	return 1
 }
+
+# stop_server: SIGTERM the server in $SERVER_PID, SIGKILL it after 15 s,
+# reap it and clear SERVER_PID.
+stop_server() {
+	if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		for _ in $(seq 1 150); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+	fi
+	[[ -n $SERVER_PID ]] && wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=""
+}
