@@ -146,26 +146,36 @@ func (s *Store) OnDrop(fn func(bucket string)) (off func()) {
 	}
 }
 
-// MatchTopic applies the store bus's wildcard rules (STORE.md §13.3).
+// MatchTopic applies the store bus's wildcard rules (STORE.md §13.3):
+// with as many segments as the topic, each pattern segment is "*" or
+// equal; with fewer, the last one is "*" and the others are equal. It
+// runs on every change for every handler, so it allocates nothing.
 func MatchTopic(pattern, topic string) bool {
 	if pattern == "*" || pattern == topic {
 		return true
 	}
-	ps := strings.Split(pattern, ".")
-	ts := strings.Split(topic, ".")
-	if len(ps) == len(ts) {
-		for i := range ps {
-			if ps[i] != "*" && ps[i] != ts[i] {
+	np, nt := strings.Count(pattern, ".")+1, strings.Count(topic, ".")+1
+	switch {
+	case np == nt:
+		for {
+			ps, prest, more := strings.Cut(pattern, ".")
+			ts, trest, _ := strings.Cut(topic, ".")
+			if ps != "*" && ps != ts {
 				return false
 			}
+			if !more {
+				return true
+			}
+			pattern, topic = prest, trest
 		}
-		return true
-	}
-	if len(ps) < len(ts) && ps[len(ps)-1] == "*" {
-		for i := 0; i < len(ps)-1; i++ {
-			if ps[i] != ts[i] {
+	case np < nt && strings.HasSuffix(pattern, ".*"):
+		for range np - 1 {
+			ps, prest, _ := strings.Cut(pattern, ".")
+			ts, trest, _ := strings.Cut(topic, ".")
+			if ps != ts {
 				return false
 			}
+			pattern, topic = prest, trest
 		}
 		return true
 	}
