@@ -51,6 +51,9 @@ const maxDecodeDepth = 10000
 type decoder struct {
 	data []byte
 	i    int
+	// ordered decodes objects as *jsonObject (document key order) for
+	// filters, sorts and queries.
+	ordered bool
 }
 
 func (d *decoder) fail(what string) error {
@@ -105,10 +108,20 @@ func (d *decoder) literal(word string) error {
 func (d *decoder) object(depth int) (any, error) {
 	d.i++ // {
 	m := make(map[string]any, 8)
+	var obj *jsonObject
+	if d.ordered {
+		obj = &jsonObject{vals: m}
+	}
+	done := func() (any, error) {
+		if obj != nil {
+			return obj, nil
+		}
+		return m, nil
+	}
 	d.space()
 	if d.i < len(d.data) && d.data[d.i] == '}' {
 		d.i++
-		return m, nil
+		return done()
 	}
 	for {
 		d.space()
@@ -129,6 +142,11 @@ func (d *decoder) object(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if obj != nil {
+			if _, dup := m[k.(string)]; !dup {
+				obj.keys = append(obj.keys, k.(string))
+			}
+		}
 		m[k.(string)] = v
 		d.space()
 		if d.i >= len(d.data) {
@@ -139,7 +157,7 @@ func (d *decoder) object(depth int) (any, error) {
 			d.i++
 		case '}':
 			d.i++
-			return m, nil
+			return done()
 		default:
 			return nil, d.fail("expected ',' or '}'")
 		}

@@ -563,6 +563,20 @@ const maxFilterDepth = 10000
 // (*jsonObject); a duplicate key keeps its first position and its last
 // value, as JavaScript does.
 func decodeOrdered(raw []byte) (any, error) {
+	// The store's decoder does it without reflection; on an error the
+	// encoding/json path below runs, so messages stay as they were.
+	d := decoder{data: raw, ordered: true}
+	d.space()
+	if v, err := d.value(0); err == nil {
+		if d.space(); d.i == len(d.data) {
+			return v, nil
+		}
+	}
+	return decodeOrderedStd(raw)
+}
+
+// decodeOrderedStd is decodeOrdered on encoding/json's tokenizer.
+func decodeOrderedStd(raw []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	v, err := decodeOrderedValue(dec, 0)
 	if err != nil {
